@@ -1,0 +1,89 @@
+//! faulty: misbehaves in the way its init payload names, so tests and
+//! scenarios can show that a bad guest ends only itself, with the right
+//! exit reason.
+
+use std::hint::black_box;
+
+use rusm_rs::{ExitReason, Message, Pid, exit, receive, self_pid, send, send_bytes};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Behaviour {
+    /// Returns at once.
+    Normal,
+    /// Executes `unreachable`.
+    Trap,
+    /// Panics with "boom".
+    Panic,
+    /// Loops forever without yielding.
+    Spin,
+    /// Loops forever, sending a tick to `to` every `every` iterations.
+    Ticker { to: Pid, every: u64 },
+    /// Allocates until memory runs out.
+    Oom,
+    /// Recurses without end.
+    StackOverflow,
+    /// Sends a message of `bytes` bytes to itself.
+    BigSend { bytes: usize },
+    /// Sends to a pid that was never issued.
+    BadPid,
+    /// Tries to spawn without the capability; exits with the error it got.
+    SpawnDenied,
+    /// Tries to register without the capability; exits with the error it got.
+    RegisterDenied,
+    /// Echoes one message, then traps mid-conversation.
+    EchoThenTrap,
+}
+
+#[rusm_rs::main]
+fn main(behaviour: Behaviour) {
+    match behaviour {
+        Behaviour::Normal => {}
+        Behaviour::Trap => core::arch::wasm32::unreachable(),
+        Behaviour::Panic => panic!("boom"),
+        Behaviour::Spin => loop {
+            black_box(());
+        },
+        Behaviour::Ticker { to, every } => {
+            for tick in 0u64.. {
+                for i in 0..every {
+                    black_box(i);
+                }
+                send(to, &tick);
+            }
+        }
+        Behaviour::Oom => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(black_box(vec![1u8; 1 << 20]));
+            }
+        }
+        Behaviour::StackOverflow => {
+            black_box(recurse(black_box(1)));
+        }
+        Behaviour::BigSend { bytes } => send_bytes(self_pid(), &vec![0u8; bytes]),
+        Behaviour::BadPid => send_bytes(Pid::from_raw(u64::MAX), b"hello?"),
+        Behaviour::SpawnDenied => {
+            let err = rusm_rs::spawn("faulty", b"\"normal\"").expect_err("spawn must be denied");
+            exit(self_pid(), ExitReason::Custom(err.to_string()));
+        }
+        Behaviour::RegisterDenied => {
+            let err = rusm_rs::register("faulty", self_pid()).expect_err("register must be denied");
+            exit(self_pid(), ExitReason::Custom(err.to_string()));
+        }
+        Behaviour::EchoThenTrap => {
+            if let Message::Data { from, bytes } = receive() {
+                send_bytes(from, &bytes);
+            }
+            core::arch::wasm32::unreachable()
+        }
+    }
+}
+
+// Unbounded on purpose: this is the stack overflow.
+#[allow(unconditional_recursion)]
+fn recurse(n: u64) -> u64 {
+    let frame = black_box([n; 64]);
+    recurse(black_box(frame[0] + 1)) + frame[63]
+}

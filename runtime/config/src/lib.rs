@@ -1,0 +1,280 @@
+//! `rusm.toml`, the one file that describes an app to the node.
+//!
+//! ```
+//! let config = rusm_config::AppConfig::parse(r#"
+//!     [app]
+//!     entry = "ping"
+//!
+//!     [runtime]
+//!     memory-limit-mib = 32
+//!
+//!     [capabilities.ping]
+//!     allow-stdio = true
+//!     spawn = true
+//! "#).unwrap();
+//! assert_eq!(config.app.entry, "ping");
+//! assert!(config.capabilities("ping").allow_stdio);
+//! assert!(!config.capabilities("pong").spawn, "default-deny");
+//! ```
+//!
+//! Unknown keys are errors that name the key and its line: a typo must not
+//! silently fall back to a default.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole of `rusm.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AppConfig {
+    pub app: App,
+    #[serde(default)]
+    pub runtime: Runtime,
+    #[serde(default)]
+    pub log: Log,
+    /// `[capabilities.<component>]`: what each component may do. A component
+    /// without a table may do nothing beyond messaging (default-deny).
+    #[serde(default)]
+    capabilities: BTreeMap<String, Capabilities>,
+}
+
+/// `[app]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct App {
+    /// The component `rusm run` spawns first.
+    pub entry: String,
+    /// The init payload handed to the entry process (JSON, by convention).
+    #[serde(default)]
+    pub init: String,
+}
+
+/// How guests are preempted so that none can starve the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preemption {
+    /// Yield every `fuel-per-slice` units of fuel: deterministic, so it is
+    /// what the simulator uses.
+    Fuel,
+    /// Yield when a timer ticks (every `epoch-tick-ms`): cheaper per
+    /// instruction, but timing-dependent.
+    Epoch,
+}
+
+/// `[runtime]`: limits and scheduling. Every field has a default.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Runtime {
+    pub preemption: Preemption,
+    /// Fuel a guest burns between two yields (fuel preemption).
+    pub fuel_per_slice: u64,
+    /// Fuel a process may burn in its whole life; beyond it the process
+    /// exits with `out-of-fuel`. Unset: a busy process runs forever, sharing
+    /// the node fairly through preemption.
+    pub max_fuel: Option<u64>,
+    /// Interval between epoch ticks (epoch preemption).
+    pub epoch_tick_ms: u64,
+    /// Linear memory one process may grow to; beyond it `out-of-memory`.
+    pub memory_limit_mib: u64,
+    /// Live processes at once.
+    pub max_processes: usize,
+    /// Messages waiting in one mailbox; one more ends the receiver with
+    /// `mailbox-overflow`.
+    pub mailbox_len: usize,
+    /// Bytes in one message; a larger send traps the sender.
+    pub max_message_bytes: usize,
+    /// Where compiled components are cached, relative to the app directory.
+    pub cache_dir: PathBuf,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Runtime {
+            preemption: Preemption::Fuel,
+            fuel_per_slice: 100_000,
+            max_fuel: None,
+            epoch_tick_ms: 1,
+            memory_limit_mib: 64,
+            max_processes: 10_000,
+            mailbox_len: 10_000,
+            max_message_bytes: 1 << 20,
+            cache_dir: PathBuf::from(".rusm/cache"),
+        }
+    }
+}
+
+/// The lifecycle log's verbosity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogLevel {
+    Off,
+    Error,
+    Warn,
+    /// Spawns and exits.
+    #[default]
+    Info,
+    /// Also links, monitors, registrations and timeouts.
+    Debug,
+}
+
+/// `[log]`: the platform's lifecycle log (not the apps' own output).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Log {
+    pub level: LogLevel,
+}
+
+/// `[capabilities.<component>]`: a component's profile. Everything is denied
+/// unless granted; `trusted` grants everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Capabilities {
+    /// Grants every capability.
+    pub trusted: bool,
+    /// The guest's stdout and stderr reach the node's; otherwise discarded.
+    pub allow_stdio: bool,
+    /// May spawn processes.
+    pub spawn: bool,
+    /// May register and unregister names.
+    pub register: bool,
+}
+
+impl Capabilities {
+    /// Every capability granted.
+    pub fn trusted() -> Capabilities {
+        Capabilities {
+            trusted: true,
+            allow_stdio: true,
+            spawn: true,
+            register: true,
+        }
+    }
+
+    /// The profile in force: `trusted` expanded into every grant.
+    fn effective(&self) -> Capabilities {
+        if self.trusted { Capabilities::trusted() } else { self.clone() }
+    }
+}
+
+/// `rusm.toml` could not be read or understood.
+#[derive(Debug)]
+pub struct ConfigError {
+    path: Option<PathBuf>,
+    message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.path {
+            Some(path) => write!(f, "{}: {}", path.display(), self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl AppConfig {
+    /// Parses the text of a `rusm.toml`.
+    pub fn parse(text: &str) -> Result<AppConfig, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError {
+            path: None,
+            message: e.to_string(),
+        })
+    }
+
+    /// Reads and parses `<app_dir>/rusm.toml`.
+    pub fn load(app_dir: &Path) -> Result<AppConfig, ConfigError> {
+        let path = app_dir.join("rusm.toml");
+        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError {
+            path: Some(path.clone()),
+            message: format!("cannot read: {e}"),
+        })?;
+        AppConfig::parse(&text).map_err(|e| ConfigError {
+            path: Some(path),
+            message: e.message,
+        })
+    }
+
+    /// The profile of `component` (`trusted` expanded); default-deny.
+    pub fn capabilities(&self, component: &str) -> Capabilities {
+        self.capabilities
+            .get(component)
+            .map(Capabilities::effective)
+            .unwrap_or_default()
+    }
+
+    /// Checks that every name the config mentions is one of `components`.
+    pub fn check_components(&self, components: &[String]) -> Result<(), ConfigError> {
+        let known = |name: &str| components.iter().any(|c| c == name);
+        let unknown = std::iter::once(("app.entry", self.app.entry.as_str()))
+            .chain(self.capabilities.keys().map(|k| ("capabilities", k.as_str())))
+            .find(|(_, name)| !known(name));
+        match unknown {
+            None => Ok(()),
+            Some((key, name)) => Err(ConfigError {
+                path: None,
+                message: format!(
+                    "{key}: no component named {name:?} (the app has: {})",
+                    components.join(", ")
+                ),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_fill_everything_but_the_entry() {
+        let config = AppConfig::parse("[app]\nentry = \"main\"\n").unwrap();
+        assert_eq!(config.runtime, Runtime::default());
+        assert_eq!(config.log.level, LogLevel::Info);
+        assert_eq!(config.capabilities("main"), Capabilities::default());
+    }
+
+    #[test]
+    fn trusted_grants_everything() {
+        let config = AppConfig::parse("[app]\nentry = \"a\"\n[capabilities.a]\ntrusted = true\n").unwrap();
+        assert_eq!(config.capabilities("a"), Capabilities::trusted());
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_naming_the_key_and_line() {
+        let text = "[app]\nentry = \"a\"\n\n[runtime]\nmemory-limit-mb = 3\n";
+        let err = AppConfig::parse(text).unwrap_err().to_string();
+        assert!(err.contains("memory-limit-mb"), "{err}");
+        assert!(err.contains("line 5"), "{err}");
+    }
+
+    #[test]
+    fn a_wrong_type_is_an_error_naming_the_line() {
+        let err = AppConfig::parse("[app]\nentry = 3\n").unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+        let err = AppConfig::parse("[app]\nentry = \"a\"\n[runtime]\npreemption = \"coop\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("preemption") || err.contains("line 4"), "{err}");
+    }
+
+    #[test]
+    fn names_must_be_components_of_the_app() {
+        let config = AppConfig::parse("[app]\nentry = \"ping\"\n[capabilities.pnog]\nspawn = true\n").unwrap();
+        let components = vec!["ping".to_string(), "pong".to_string()];
+        let err = config.check_components(&components).unwrap_err().to_string();
+        assert_eq!(err, "capabilities: no component named \"pnog\" (the app has: ping, pong)");
+        let config = AppConfig::parse("[app]\nentry = \"pong\"\n").unwrap();
+        assert!(config.check_components(&components).is_ok());
+    }
+
+    #[test]
+    fn a_missing_file_names_the_path() {
+        let err = AppConfig::load(Path::new("/nonexistent/app")).unwrap_err().to_string();
+        assert!(err.starts_with("/nonexistent/app/rusm.toml: cannot read"), "{err}");
+    }
+}

@@ -1,0 +1,73 @@
+//! What the node reports as it changes: the lifecycle log and, under
+//! simulation, the scenario trace are both built from these events.
+
+use std::fmt;
+
+use crate::{ExitReason, Message, Pid, Ref};
+
+/// One observable change of the node, reported in the order it happened.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// A process was created for `label` (its component name).
+    Spawned { pid: Pid, label: &'a str },
+    /// A process ended; it is already gone from the table.
+    Exited {
+        pid: Pid,
+        label: &'a str,
+        reason: &'a ExitReason,
+    },
+    /// A message, `down` or trapped exit entered `to`'s mailbox.
+    Delivered { to: Pid, message: &'a Message },
+    /// `receive_timeout` reached its deadline with an empty mailbox.
+    TimedOut { pid: Pid },
+    /// Two processes were linked.
+    Linked { a: Pid, b: Pid },
+    /// `watcher` started monitoring `target`.
+    Monitored {
+        watcher: Pid,
+        target: Pid,
+        monitor: Ref,
+    },
+    /// `name` now resolves to `pid`.
+    Registered { name: &'a str, pid: Pid },
+    /// `name` no longer resolves (unregistered, or its process ended).
+    Unregistered { name: &'a str, pid: Pid },
+}
+
+/// The one text form of an event, shared by the lifecycle log and traces:
+/// processes read as `label#pid`, everything else as plain words.
+impl fmt::Display for Event<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Spawned { pid, label } => write!(f, "spawn {label}#{pid}"),
+            Event::Exited { pid, label, reason } => write!(f, "exit {label}#{pid} {reason}"),
+            Event::Delivered { to, message } => match message {
+                Message::Data { from, bytes } => write!(f, "deliver {to} data from {from} ({} bytes)", bytes.len()),
+                Message::Down { monitor, pid, reason } => {
+                    write!(f, "deliver {to} down {monitor} of {pid}: {reason}")
+                }
+                Message::Exit { from, reason } => write!(f, "deliver {to} exit from {from}: {reason}"),
+            },
+            Event::TimedOut { pid } => write!(f, "timeout {pid}"),
+            Event::Linked { a, b } => write!(f, "link {a} {b}"),
+            Event::Monitored { watcher, target, monitor } => write!(f, "monitor {watcher} on {target} {monitor}"),
+            Event::Registered { name, pid } => write!(f, "register {name:?} {pid}"),
+            Event::Unregistered { name, pid } => write!(f, "unregister {name:?} {pid}"),
+        }
+    }
+}
+
+/// Receives every [`Event`] while the node's table lock is held, so the order
+/// observed is exactly the order of the changes. An observer must therefore
+/// be quick and must never call back into the node.
+pub trait Observer: Send + Sync + 'static {
+    /// Called once per event.
+    fn event(&self, event: Event<'_>);
+}
+
+/// An observer that ignores everything.
+pub(crate) struct Silent;
+
+impl Observer for Silent {
+    fn event(&self, _: Event<'_>) {}
+}

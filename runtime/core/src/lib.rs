@@ -1,0 +1,43 @@
+//! The actor core: Erlang's process model with no WebAssembly in sight.
+//!
+//! A [`Node`] owns the process table. Each process is a future spawned through
+//! the `rt` seam and holds a [`Process`] handle: its mailbox, links, monitors,
+//! registered name and exit-trapping flag. The wasm host (`rusm-host`) runs a
+//! component instance inside such a future; this crate neither knows nor
+//! cares, which is why it builds and is tested without wasmtime.
+//!
+//! ```
+//! use rusm_core::{ExitReason, Limits, Message, Node};
+//!
+//! rusm_rt::block_on(async {
+//!     let node = Node::new(Limits::default());
+//!     let echo = node
+//!         .spawn("echo", |me| async move {
+//!             if let Message::Data { from, bytes } = me.receive().await {
+//!                 me.send(from, bytes).unwrap();
+//!             }
+//!             ExitReason::Normal
+//!         })
+//!         .unwrap();
+//!     let client = node
+//!         .spawn("client", move |me| async move {
+//!             me.send(echo, b"hi".to_vec()).unwrap();
+//!             match me.receive().await {
+//!                 Message::Data { bytes, .. } if bytes == b"hi" => ExitReason::Normal,
+//!                 other => ExitReason::Custom(format!("unexpected {other:?}")),
+//!             }
+//!         })
+//!         .unwrap();
+//!     assert_eq!(node.join(client).await, Some(ExitReason::Normal));
+//! });
+//! ```
+
+mod event;
+mod node;
+
+pub use event::{Event, Observer};
+pub use node::{Limits, Message, Node, OpError, Pid, Process, Ref};
+pub use rusm_wire::ExitReason;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,798 @@
+//! The process table and every rule of the process model.
+//!
+//! One mutex guards the whole table. Every operation (send, link, exit, ...)
+//! takes it once, applies Erlang's rules, lets deaths cascade through links
+//! and monitors to a fixed point, and reports each change to the observer in
+//! the order it happened. Collections are ordered (`BTreeMap`/`BTreeSet`) so
+//! that cascades visit processes in pid order: under simulation the same
+//! seed gives the same trace.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusm_rt::sync::{Notify, watch};
+use rusm_rt::time::Duration;
+
+use crate::event::{Event, Observer, Silent};
+use crate::ExitReason;
+
+/// A node-unique process id. Pids are issued in order from 1 and never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Pid(u64);
+
+impl Pid {
+    /// The node itself: the sender of messages injected from outside any
+    /// process (the CLI, a test, a scenario step). Never a valid target.
+    pub const NODE: Pid = Pid(0);
+
+    /// The pid with this raw number (as carried over the host ABI).
+    pub fn from_raw(raw: u64) -> Pid {
+        Pid(raw)
+    }
+
+    /// The raw number of this pid.
+    pub fn as_raw(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Pid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Identifies one monitor; carried by the `down` message it produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ref(u64);
+
+impl Ref {
+    /// The reference with this raw number (as carried over the host ABI).
+    pub fn from_raw(raw: u64) -> Ref {
+        Ref(raw)
+    }
+
+    /// The raw number of this reference.
+    pub fn as_raw(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Ref {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// What a mailbox holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// Bytes sent by `from` (JSON for typed messages).
+    Data { from: Pid, bytes: Vec<u8> },
+    /// A monitored process ended (or did not exist: reason `noproc`).
+    Down {
+        monitor: Ref,
+        pid: Pid,
+        reason: ExitReason,
+    },
+    /// An exit signal, received as a message because the process traps exits.
+    Exit { from: Pid, reason: ExitReason },
+}
+
+/// The node's bounds. Exceeding one is a clear error, never a hang or an OOM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Live processes at once; `spawn` fails beyond it.
+    pub max_processes: usize,
+    /// Messages waiting in one mailbox; one more ends the receiver with
+    /// `mailbox-overflow` (its monitors and links learn why).
+    pub mailbox_len: usize,
+    /// Bytes in one message; a larger `send` is refused.
+    pub message_bytes: usize,
+    /// Bytes in a registered name.
+    pub name_bytes: usize,
+}
+
+impl Limits {
+    /// Default for [`Limits::max_processes`].
+    pub const DEFAULT_MAX_PROCESSES: usize = 10_000;
+    /// Default for [`Limits::mailbox_len`].
+    pub const DEFAULT_MAILBOX_LEN: usize = 10_000;
+    /// Default for [`Limits::message_bytes`]: 1 MiB.
+    pub const DEFAULT_MESSAGE_BYTES: usize = 1 << 20;
+    /// Default for [`Limits::name_bytes`].
+    pub const DEFAULT_NAME_BYTES: usize = 255;
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_processes: Self::DEFAULT_MAX_PROCESSES,
+            mailbox_len: Self::DEFAULT_MAILBOX_LEN,
+            message_bytes: Self::DEFAULT_MESSAGE_BYTES,
+            name_bytes: Self::DEFAULT_NAME_BYTES,
+        }
+    }
+}
+
+/// Why an operation was refused. Sending to, linking or monitoring a pid
+/// that has merely exited is not an error (Erlang semantics); a pid that was
+/// never issued is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpError {
+    /// The pid was never issued by this node.
+    InvalidPid(Pid),
+    /// A message is larger than [`Limits::message_bytes`].
+    MessageTooLarge { bytes: usize, limit: usize },
+    /// [`Limits::max_processes`] are alive already.
+    TooManyProcesses { limit: usize },
+    /// A registered name must be 1 to `limit` bytes with no control characters.
+    InvalidName { name: String, limit: usize },
+    /// The name is registered to another process.
+    NameTaken { name: String, pid: Pid },
+    /// The process already has a registered name.
+    AlreadyRegistered { pid: Pid, name: String },
+    /// The process to register is not alive.
+    Noproc(Pid),
+    /// No process is registered under the name.
+    NotRegistered(String),
+    /// The calling process has already exited; the operation did nothing.
+    CallerExited(Pid),
+}
+
+impl fmt::Display for OpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpError::InvalidPid(pid) => write!(f, "pid {pid} was never issued by this node"),
+            OpError::MessageTooLarge { bytes, limit } => {
+                write!(f, "message of {bytes} bytes exceeds the limit of {limit} bytes")
+            }
+            OpError::TooManyProcesses { limit } => {
+                write!(f, "cannot spawn: {limit} processes are alive (the limit)")
+            }
+            OpError::InvalidName { name, limit } => write!(
+                f,
+                "invalid name {name:?}: a name is 1 to {limit} bytes with no control characters"
+            ),
+            OpError::NameTaken { name, pid } => {
+                write!(f, "name {name:?} is already registered to pid {pid}")
+            }
+            OpError::AlreadyRegistered { pid, name } => {
+                write!(f, "pid {pid} is already registered as {name:?}")
+            }
+            OpError::Noproc(pid) => write!(f, "pid {pid} is not alive"),
+            OpError::NotRegistered(name) => write!(f, "no process is registered as {name:?}"),
+            OpError::CallerExited(pid) => write!(f, "process {pid} has exited"),
+        }
+    }
+}
+
+impl std::error::Error for OpError {}
+
+/// A running node: the process table plus its limits and observer.
+/// Cloning is cheap and shares the node.
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    limits: Limits,
+    observer: Arc<dyn Observer>,
+    table: Mutex<Table>,
+}
+
+#[derive(Default)]
+struct Table {
+    /// The next pid to issue; every pid below it (and above 0) was issued.
+    next_pid: u64,
+    next_ref: u64,
+    procs: BTreeMap<Pid, Entry>,
+    names: BTreeMap<String, Pid>,
+}
+
+struct Entry {
+    label: Arc<str>,
+    mailbox: VecDeque<Message>,
+    wake: Arc<Notify>,
+    links: BTreeSet<Pid>,
+    /// Monitors this process holds: reference -> monitored pid.
+    watching: BTreeMap<Ref, Pid>,
+    /// Monitors on this process: reference -> watching pid.
+    watchers: BTreeMap<Ref, Pid>,
+    trap_exit: bool,
+    name: Option<String>,
+    /// Set once, to the exit reason; stops the process's task.
+    exit: watch::Sender<Option<ExitReason>>,
+}
+
+impl Node {
+    /// A node with no observer.
+    pub fn new(limits: Limits) -> Node {
+        Node::with_observer(limits, Arc::new(Silent))
+    }
+
+    /// A node that reports every change to `observer`.
+    pub fn with_observer(limits: Limits, observer: Arc<dyn Observer>) -> Node {
+        Node {
+            inner: Arc::new(Inner {
+                limits,
+                observer,
+                table: Mutex::new(Table {
+                    next_pid: 1,
+                    next_ref: 1,
+                    ..Table::default()
+                }),
+            }),
+        }
+    }
+
+    /// The node's limits.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Starts a process running `body`, labelled (in logs and traces) with
+    /// `label`. The process ends with the reason `body` returns, or earlier
+    /// if an exit signal kills it: then `body` is dropped at its next await.
+    pub fn spawn<F, Fut>(&self, label: &str, body: F) -> Result<Pid, OpError>
+    where
+        F: FnOnce(Process) -> Fut,
+        Fut: Future<Output = ExitReason> + Send + 'static,
+    {
+        let process = {
+            let mut txn = self.begin();
+            let limit = txn.inner.limits.max_processes;
+            if txn.table.procs.len() >= limit {
+                return Err(OpError::TooManyProcesses { limit });
+            }
+            let pid = Pid(txn.table.next_pid);
+            txn.table.next_pid += 1;
+            let (exit, exited) = watch::channel(None);
+            let wake = Arc::new(Notify::new());
+            txn.table.procs.insert(
+                pid,
+                Entry {
+                    label: Arc::from(label),
+                    mailbox: VecDeque::new(),
+                    wake: wake.clone(),
+                    links: BTreeSet::new(),
+                    watching: BTreeMap::new(),
+                    watchers: BTreeMap::new(),
+                    trap_exit: false,
+                    name: None,
+                    exit,
+                },
+            );
+            txn.emit(Event::Spawned { pid, label });
+            Process {
+                pid,
+                node: self.clone(),
+                wake,
+                exited,
+            }
+        };
+        let pid = process.pid;
+        let node = self.clone();
+        let mut killed = process.exited.clone();
+        let body = body(process);
+        rusm_rt::task::spawn(async move {
+            let reason = rusm_rt::select! {
+                biased;
+                // Already removed from the table by whoever killed it.
+                _ = killed.wait_for(Option::is_some) => return,
+                reason = body => reason,
+            };
+            let mut txn = node.begin();
+            txn.kill(pid, reason);
+            txn.settle();
+        });
+        Ok(pid)
+    }
+
+    /// Sends `bytes` to `to` from outside any process (sender [`Pid::NODE`]).
+    pub fn send(&self, to: Pid, bytes: Vec<u8>) -> Result<(), OpError> {
+        self.op(Pid::NODE, |txn| {
+            txn.check_size(&bytes)?;
+            txn.check_pid(to)?;
+            txn.deliver(
+                to,
+                Message::Data {
+                    from: Pid::NODE,
+                    bytes,
+                },
+            );
+            Ok(())
+        })
+    }
+
+    /// Sends an exit signal to `to` from outside any process, with the same
+    /// rules as [`Process::exit`].
+    pub fn exit(&self, to: Pid, reason: ExitReason) -> Result<(), OpError> {
+        self.op(Pid::NODE, |txn| {
+            txn.check_pid(to)?;
+            txn.exit_signal(Pid::NODE, to, reason);
+            Ok(())
+        })
+    }
+
+    /// The pid registered as `name`, if any.
+    pub fn whereis(&self, name: &str) -> Option<Pid> {
+        self.begin().table.names.get(name).copied()
+    }
+
+    /// Whether `pid` is alive.
+    pub fn is_alive(&self, pid: Pid) -> bool {
+        self.begin().table.procs.contains_key(&pid)
+    }
+
+    /// How many processes are alive.
+    pub fn process_count(&self) -> usize {
+        self.begin().table.procs.len()
+    }
+
+    /// The label `pid` was spawned with, while it is alive.
+    pub fn label(&self, pid: Pid) -> Option<Arc<str>> {
+        self.begin().table.procs.get(&pid).map(|e| e.label.clone())
+    }
+
+    /// Waits for `pid` to end and returns why; `None` if it is not alive when
+    /// `join` is called. The exit is watched from the call on, not from the
+    /// first poll, so a join started before a kill always sees it.
+    pub fn join(&self, pid: Pid) -> impl Future<Output = Option<ExitReason>> + Send + 'static {
+        let exited = self.begin().table.procs.get(&pid).map(|e| e.exit.subscribe());
+        async move {
+            let mut exited = exited?;
+            let reason = exited.wait_for(Option::is_some).await.ok()?.clone();
+            reason
+        }
+    }
+
+    fn begin(&self) -> Txn<'_> {
+        Txn {
+            table: self
+                .inner
+                .table
+                .lock()
+                .expect("the process table lock was poisoned by a panic in the node"),
+            inner: &self.inner,
+            dying: VecDeque::new(),
+        }
+    }
+
+    /// Runs one operation of `caller` under the table lock, then settles the
+    /// deaths it caused. A caller that has already exited does nothing.
+    fn op<R>(&self, caller: Pid, f: impl FnOnce(&mut Txn<'_>) -> Result<R, OpError>) -> Result<R, OpError> {
+        let mut txn = self.begin();
+        if caller != Pid::NODE && !txn.table.procs.contains_key(&caller) {
+            return Err(OpError::CallerExited(caller));
+        }
+        let result = f(&mut txn);
+        txn.settle();
+        if cfg!(debug_assertions) {
+            txn.table.assert_consistent();
+        }
+        result
+    }
+}
+
+/// The handle a process body holds: its own pid, mailbox and operations.
+/// Every operation is attributed to this process.
+#[derive(Clone)]
+pub struct Process {
+    pid: Pid,
+    node: Node,
+    wake: Arc<Notify>,
+    exited: watch::Receiver<Option<ExitReason>>,
+}
+
+impl Process {
+    /// This process's pid.
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// The node this process runs on.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// Why this process has ended, once it has: a body may still be running
+    /// (until its next await) after an exit signal killed it, and should stop.
+    pub fn exit_reason(&self) -> Option<ExitReason> {
+        self.exited.borrow().clone()
+    }
+
+    /// Sends `bytes` to `to`. Never blocks; a message to a process that has
+    /// exited is dropped, as in Erlang. Fails only for a message over the size
+    /// limit or a pid that was never issued.
+    pub fn send(&self, to: Pid, bytes: Vec<u8>) -> Result<(), OpError> {
+        self.node.op(self.pid, |txn| {
+            txn.check_size(&bytes)?;
+            txn.check_pid(to)?;
+            txn.deliver(to, Message::Data { from: self.pid, bytes });
+            Ok(())
+        })
+    }
+
+    /// The oldest message in the mailbox, waiting for one if it is empty.
+    pub async fn receive(&self) -> Message {
+        loop {
+            if let Some(message) = self.try_receive() {
+                return message;
+            }
+            // `notify_one` stores a permit when nobody waits, so a message
+            // that lands between `try_receive` and here is not missed.
+            self.wake.notified().await;
+        }
+    }
+
+    /// The oldest message, or `None` once `timeout` passes with an empty
+    /// mailbox. The wait is a timer, not a poll: no busy loop.
+    pub async fn receive_timeout(&self, timeout: Duration) -> Option<Message> {
+        if let Some(message) = self.try_receive() {
+            return Some(message);
+        }
+        match rusm_rt::time::timeout(timeout, self.receive()).await {
+            Ok(message) => Some(message),
+            Err(_) => {
+                let txn = self.node.begin();
+                if txn.table.procs.contains_key(&self.pid) {
+                    txn.emit(Event::TimedOut { pid: self.pid });
+                }
+                None
+            }
+        }
+    }
+
+    /// The oldest message if there is one, without waiting.
+    pub fn try_receive(&self) -> Option<Message> {
+        self.node
+            .begin()
+            .table
+            .procs
+            .get_mut(&self.pid)?
+            .mailbox
+            .pop_front()
+    }
+
+    /// Spawns another process (not linked: see [`Process::link`]).
+    pub fn spawn<F, Fut>(&self, label: &str, body: F) -> Result<Pid, OpError>
+    where
+        F: FnOnce(Process) -> Fut,
+        Fut: Future<Output = ExitReason> + Send + 'static,
+    {
+        self.node.spawn(label, body)
+    }
+
+    /// Links this process with `other`: when either ends abnormally the other
+    /// receives an exit signal. Linking to a process that has already ended
+    /// delivers an exit signal with reason `noproc` at once.
+    pub fn link(&self, other: Pid) -> Result<(), OpError> {
+        self.node.op(self.pid, |txn| {
+            txn.check_pid(other)?;
+            if other == self.pid {
+                return Ok(());
+            }
+            if txn.table.procs.contains_key(&other) {
+                txn.entry(self.pid).links.insert(other);
+                txn.entry(other).links.insert(self.pid);
+                txn.emit(Event::Linked { a: self.pid, b: other });
+            } else {
+                txn.exit_signal(other, self.pid, ExitReason::Noproc);
+            }
+            Ok(())
+        })
+    }
+
+    /// Removes the link with `other`, if any.
+    pub fn unlink(&self, other: Pid) -> Result<(), OpError> {
+        self.node.op(self.pid, |txn| {
+            txn.check_pid(other)?;
+            txn.entry(self.pid).links.remove(&other);
+            if let Some(entry) = txn.table.procs.get_mut(&other) {
+                entry.links.remove(&self.pid);
+            }
+            Ok(())
+        })
+    }
+
+    /// Monitors `target`: one `down` message arrives when it ends, carrying
+    /// the returned reference and the reason — at once, with `noproc`, if it
+    /// has already ended.
+    pub fn monitor(&self, target: Pid) -> Result<Ref, OpError> {
+        self.node.op(self.pid, |txn| {
+            txn.check_pid(target)?;
+            let monitor = Ref(txn.table.next_ref);
+            txn.table.next_ref += 1;
+            if txn.table.procs.contains_key(&target) {
+                txn.entry(self.pid).watching.insert(monitor, target);
+                txn.entry(target).watchers.insert(monitor, self.pid);
+                txn.emit(Event::Monitored {
+                    watcher: self.pid,
+                    target,
+                    monitor,
+                });
+            } else {
+                txn.deliver(
+                    self.pid,
+                    Message::Down {
+                        monitor,
+                        pid: target,
+                        reason: ExitReason::Noproc,
+                    },
+                );
+            }
+            Ok(monitor)
+        })
+    }
+
+    /// Removes a monitor; an unknown or already fired reference is ignored.
+    pub fn demonitor(&self, monitor: Ref) -> Result<(), OpError> {
+        self.node.op(self.pid, |txn| {
+            if let Some(target) = txn.entry(self.pid).watching.remove(&monitor)
+                && let Some(entry) = txn.table.procs.get_mut(&target)
+            {
+                entry.watchers.remove(&monitor);
+            }
+            Ok(())
+        })
+    }
+
+    /// Sets whether exit signals become [`Message::Exit`] messages instead of
+    /// ending this process; returns the previous setting. `kill` is never
+    /// trapped.
+    pub fn trap_exit(&self, on: bool) -> Result<bool, OpError> {
+        self.node
+            .op(self.pid, |txn| Ok(std::mem::replace(&mut txn.entry(self.pid).trap_exit, on)))
+    }
+
+    /// Registers `pid` under `name` until it ends or is unregistered.
+    pub fn register(&self, name: &str, pid: Pid) -> Result<(), OpError> {
+        self.node.op(self.pid, |txn| txn.register(name, pid))
+    }
+
+    /// Removes the registration of `name`.
+    pub fn unregister(&self, name: &str) -> Result<(), OpError> {
+        self.node.op(self.pid, |txn| txn.unregister(name))
+    }
+
+    /// The pid registered as `name`, if any.
+    pub fn whereis(&self, name: &str) -> Option<Pid> {
+        self.node.whereis(name)
+    }
+
+    /// Sends an exit signal with `reason` to `to` (which may be this process):
+    /// - `Killed` ends `to` with `killed` whether or not it traps exits;
+    /// - if `to` traps exits, the signal becomes a [`Message::Exit`];
+    /// - `Normal` is otherwise ignored, unless `to` is this process;
+    /// - any other reason ends `to` with that reason.
+    pub fn exit(&self, to: Pid, reason: ExitReason) -> Result<(), OpError> {
+        self.node.op(self.pid, |txn| {
+            txn.check_pid(to)?;
+            txn.exit_signal(self.pid, to, reason);
+            Ok(())
+        })
+    }
+}
+
+/// One locked operation on the table, with the deaths it has caused but not
+/// yet carried out.
+struct Txn<'a> {
+    table: MutexGuard<'a, Table>,
+    inner: &'a Inner,
+    dying: VecDeque<(Pid, ExitReason)>,
+}
+
+impl Txn<'_> {
+    fn emit(&self, event: Event<'_>) {
+        self.inner.observer.event(event);
+    }
+
+    /// The entry of a process known to be alive.
+    fn entry(&mut self, pid: Pid) -> &mut Entry {
+        self.table
+            .procs
+            .get_mut(&pid)
+            .expect("entry() is only called for a process checked to be alive")
+    }
+
+    fn check_pid(&self, pid: Pid) -> Result<(), OpError> {
+        if pid.0 == 0 || pid.0 >= self.table.next_pid {
+            return Err(OpError::InvalidPid(pid));
+        }
+        Ok(())
+    }
+
+    fn check_size(&self, bytes: &[u8]) -> Result<(), OpError> {
+        let limit = self.inner.limits.message_bytes;
+        if bytes.len() > limit {
+            return Err(OpError::MessageTooLarge {
+                bytes: bytes.len(),
+                limit,
+            });
+        }
+        Ok(())
+    }
+
+    /// Puts `message` in `to`'s mailbox; dropped if `to` has ended. A full
+    /// mailbox ends its owner instead: losing a message silently is worse.
+    fn deliver(&mut self, to: Pid, message: Message) {
+        let limit = self.inner.limits.mailbox_len;
+        let Some(entry) = self.table.procs.get(&to) else {
+            return;
+        };
+        if entry.mailbox.len() >= limit {
+            self.kill(to, ExitReason::MailboxOverflow);
+            return;
+        }
+        self.emit(Event::Delivered {
+            to,
+            message: &message,
+        });
+        let entry = self.entry(to);
+        entry.mailbox.push_back(message);
+        entry.wake.notify_one();
+    }
+
+    /// Applies an exit signal from `from` to `to` (see [`Process::exit`]).
+    fn exit_signal(&mut self, from: Pid, to: Pid, reason: ExitReason) {
+        let Some(entry) = self.table.procs.get(&to) else {
+            return;
+        };
+        if reason == ExitReason::Killed {
+            self.kill(to, ExitReason::Killed);
+        } else if entry.trap_exit {
+            self.deliver(to, Message::Exit { from, reason });
+        } else if !reason.is_normal() || from == to {
+            self.kill(to, reason);
+        }
+    }
+
+    /// Queues the death of `pid`; [`Txn::settle`] carries it out.
+    fn kill(&mut self, pid: Pid, reason: ExitReason) {
+        self.dying.push_back((pid, reason));
+    }
+
+    /// Carries out queued deaths, and the deaths they cause through links and
+    /// full mailboxes, until none is left. The first reason queued wins.
+    fn settle(&mut self) {
+        while let Some((pid, reason)) = self.dying.pop_front() {
+            let Some(entry) = self.table.procs.remove(&pid) else {
+                continue;
+            };
+            self.emit(Event::Exited {
+                pid,
+                label: &entry.label,
+                reason: &reason,
+            });
+            if let Some(name) = &entry.name {
+                self.table.names.remove(name);
+                self.emit(Event::Unregistered { name, pid });
+            }
+            for (monitor, target) in &entry.watching {
+                if let Some(watched) = self.table.procs.get_mut(target) {
+                    watched.watchers.remove(monitor);
+                }
+            }
+            for (&monitor, &watcher) in &entry.watchers {
+                if let Some(watching) = self.table.procs.get_mut(&watcher) {
+                    watching.watching.remove(&monitor);
+                }
+                self.deliver(
+                    watcher,
+                    Message::Down {
+                        monitor,
+                        pid,
+                        reason: reason.clone(),
+                    },
+                );
+            }
+            for &linked in &entry.links {
+                if let Some(partner) = self.table.procs.get_mut(&linked) {
+                    partner.links.remove(&pid);
+                }
+                // Over a link even `killed` is an ordinary, trappable reason.
+                self.link_signal(pid, linked, reason.clone());
+            }
+            entry.exit.send_replace(Some(reason));
+        }
+    }
+
+    /// An exit signal travelling over a link: unlike [`Txn::exit_signal`],
+    /// `killed` here is trappable.
+    fn link_signal(&mut self, from: Pid, to: Pid, reason: ExitReason) {
+        let Some(entry) = self.table.procs.get(&to) else {
+            return;
+        };
+        if entry.trap_exit {
+            self.deliver(to, Message::Exit { from, reason });
+        } else if !reason.is_normal() {
+            self.kill(to, reason);
+        }
+    }
+
+    fn register(&mut self, name: &str, pid: Pid) -> Result<(), OpError> {
+        let limit = self.inner.limits.name_bytes;
+        if name.is_empty() || name.len() > limit || name.chars().any(char::is_control) {
+            return Err(OpError::InvalidName {
+                name: name.chars().take(limit).collect(),
+                limit,
+            });
+        }
+        self.check_pid(pid)?;
+        if let Some(&owner) = self.table.names.get(name) {
+            return Err(OpError::NameTaken {
+                name: name.to_string(),
+                pid: owner,
+            });
+        }
+        let Some(entry) = self.table.procs.get_mut(&pid) else {
+            return Err(OpError::Noproc(pid));
+        };
+        if let Some(existing) = &entry.name {
+            return Err(OpError::AlreadyRegistered {
+                pid,
+                name: existing.clone(),
+            });
+        }
+        entry.name = Some(name.to_string());
+        self.table.names.insert(name.to_string(), pid);
+        self.emit(Event::Registered { name, pid });
+        Ok(())
+    }
+
+    fn unregister(&mut self, name: &str) -> Result<(), OpError> {
+        let Some(pid) = self.table.names.remove(name) else {
+            return Err(OpError::NotRegistered(name.to_string()));
+        };
+        self.entry(pid).name = None;
+        self.emit(Event::Unregistered { name, pid });
+        Ok(())
+    }
+}
+
+impl Table {
+    /// The table's invariants: links are symmetric, every monitor is known
+    /// at both ends, and names and entries agree. Checked after every
+    /// operation in debug builds, so a broken rule fails at the change that
+    /// broke it rather than later and elsewhere.
+    fn assert_consistent(&self) {
+        for (&pid, entry) in &self.procs {
+            assert!(pid.0 > 0 && pid.0 < self.next_pid, "pid {pid} outside issued range");
+            for linked in &entry.links {
+                let partner = self.procs.get(linked);
+                assert!(
+                    partner.is_some_and(|p| p.links.contains(&pid)),
+                    "link {pid} -> {linked} is not symmetric"
+                );
+            }
+            for (monitor, target) in &entry.watching {
+                let watched = self.procs.get(target);
+                assert!(
+                    watched.is_some_and(|w| w.watchers.get(monitor) == Some(&pid)),
+                    "monitor {monitor} of {pid} on {target} is unknown to the target"
+                );
+            }
+            for (monitor, watcher) in &entry.watchers {
+                let watching = self.procs.get(watcher);
+                assert!(
+                    watching.is_some_and(|w| w.watching.get(monitor) == Some(&pid)),
+                    "monitor {monitor} on {pid} by {watcher} is unknown to the watcher"
+                );
+            }
+            if let Some(name) = &entry.name {
+                assert_eq!(self.names.get(name), Some(&pid), "name {name:?} of {pid} not in registry");
+            }
+        }
+        for (name, pid) in &self.names {
+            let entry = self.procs.get(pid);
+            assert!(
+                entry.is_some_and(|e| e.name.as_deref() == Some(name.as_str())),
+                "registry name {name:?} points at {pid}, which does not hold it"
+            );
+        }
+    }
+}

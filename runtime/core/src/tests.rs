@@ -1,0 +1,439 @@
+//! One test per rule of the process model, the Erlang edge cases included.
+
+use std::sync::{Arc, Mutex};
+
+use rusm_rt::time::{self, Duration};
+
+use crate::{Event, ExitReason, Limits, Message, Node, Observer, OpError, Pid, Process};
+
+/// A process whose body is the test itself: the test holds its handle and
+/// calls `receive`, `link`, ... directly.
+fn attach(node: &Node, label: &str) -> Process {
+    let mut handle = None;
+    node.spawn(label, |me| {
+        handle = Some(me);
+        std::future::pending::<ExitReason>()
+    })
+    .unwrap();
+    handle.unwrap()
+}
+
+/// A process that waits for one message and ends with the reason it names.
+fn exits_on_message(node: &Node) -> Pid {
+    node.spawn("exits-on-message", |me| async move {
+        match me.receive().await {
+            Message::Data { bytes, .. } if bytes == b"normal" => ExitReason::Normal,
+            Message::Data { bytes, .. } => ExitReason::Custom(String::from_utf8_lossy(&bytes).into()),
+            other => ExitReason::Custom(format!("unexpected {other:?}")),
+        }
+    })
+    .unwrap()
+}
+
+async fn expect_down(watcher: &Process, pid: Pid) -> ExitReason {
+    match watcher.receive().await {
+        Message::Down { pid: down, reason, .. } if down == pid => reason,
+        other => panic!("expected down of {pid}, got {other:?}"),
+    }
+}
+
+fn run<F: std::future::Future>(future: F) -> F::Output {
+    rusm_rt::block_on(future)
+}
+
+#[test]
+fn mailbox_is_fifo_and_send_never_blocks() {
+    run(async {
+        let node = Node::new(Limits::default());
+        let a = attach(&node, "a");
+        let b = attach(&node, "b");
+        for n in 0..100u8 {
+            a.send(b.pid(), vec![n]).unwrap();
+        }
+        for n in 0..100u8 {
+            assert_eq!(b.receive().await, Message::Data { from: a.pid(), bytes: vec![n] });
+        }
+        assert_eq!(b.try_receive(), None);
+    });
+}
+
+#[test]
+fn send_to_an_exited_pid_is_silently_dropped() {
+    run(async {
+        let node = Node::new(Limits::default());
+        let me = attach(&node, "me");
+        let gone = exits_on_message(&node);
+        me.monitor(gone).unwrap();
+        me.send(gone, b"normal".to_vec()).unwrap();
+        assert_eq!(expect_down(&me, gone).await, ExitReason::Normal);
+        assert_eq!(me.send(gone, b"anyone there?".to_vec()), Ok(()));
+    });
+}
+
+#[test]
+fn a_pid_never_issued_is_refused_everywhere() {
+    run(async {
+        let node = Node::new(Limits::default());
+        let me = attach(&node, "me");
+        for garbage in [Pid::from_raw(0), Pid::from_raw(99), Pid::from_raw(u64::MAX)] {
+            let refused = Err(OpError::InvalidPid(garbage));
+            assert_eq!(me.send(garbage, vec![]), refused);
+            assert_eq!(me.link(garbage), refused);
+            assert_eq!(me.monitor(garbage).map(|_| ()), refused);
+            assert_eq!(me.exit(garbage, ExitReason::Killed), refused);
+            assert_eq!(me.register("x", garbage), refused);
+            assert_eq!(node.send(garbage, vec![]), refused);
+        }
+        assert!(node.is_alive(me.pid()), "refusals do not hurt the caller");
+    });
+}
+
+#[test]
+fn a_message_over_the_size_limit_is_refused() {
+    run(async {
+        let limits = Limits { message_bytes: 8, ..Limits::default() };
+        let node = Node::new(limits);
+        let me = attach(&node, "me");
+        assert_eq!(me.send(me.pid(), vec![0; 8]), Ok(()));
+        assert_eq!(
+            me.send(me.pid(), vec![0; 9]),
+            Err(OpError::MessageTooLarge { bytes: 9, limit: 8 })
+        );
+        assert_eq!(me.receive().await, Message::Data { from: me.pid(), bytes: vec![0; 8] });
+        assert_eq!(me.try_receive(), None);
+    });
+}
+
+#[test]
+fn receive_timeout_returns_none_at_the_deadline_and_a_message_before_it() {
+    run(async {
+        let node = Node::new(Limits::default());
+        let me = attach(&node, "me");
+        let start = time::now();
+        assert_eq!(me.receive_timeout(Duration::from_millis(30)).await, None);
+        assert!(time::now() >= start + Duration::from_millis(30), "returned before the deadline");
+
+        let sender = me.pid();
+        node.spawn("late-sender", move |p| async move {
+            time::sleep(Duration::from_millis(10)).await;
+            p.send(sender, b"hi".to_vec()).unwrap();
+            ExitReason::Normal
+        })
+        .unwrap();
+        let got = me.receive_timeout(Duration::from_secs(60)).await;
+        assert!(matches!(got, Some(Message::Data { bytes, .. }) if bytes == b"hi"));
+
+        me.send(me.pid(), b"queued".to_vec()).unwrap();
+        let got = me.receive_timeout(Duration::ZERO).await;
+        assert!(got.is_some(), "a zero timeout still takes a queued message");
+    });
+}
+
+#[test]
+fn an_abnormal_exit_kills_linked_processes_and_a_normal_one_does_not() {
+    run(async {
+        let node = Node::new(Limits::default());
+        let watcher = attach(&node, "watcher");
+        for (cause, partner_survives) in [("normal", true), ("crash", false)] {
+            let dying = exits_on_message(&node);
+            let partner = attach(&node, "partner");
+            partner.link(dying).unwrap();
+            watcher.monitor(partner.pid()).unwrap();
+            watcher.monitor(dying).unwrap();
+            node.send(dying, cause.as_bytes().to_vec()).unwrap();
+            let reason = expect_down(&watcher, dying).await;
+            assert_eq!(node.is_alive(partner.pid()), partner_survives, "{cause}");
+            if !partner_survives {
+                assert_eq!(expect_down(&watcher, partner.pid()).await, reason);
+            }
+        }
+    });
+}
+
+#[test]
+fn trap_exit_turns_exit_signals_into_messages() {
+    run(async {
+        let node = Node::new(Limits::default());
+        let trapper = attach(&node, "trapper");
+        assert_eq!(trapper.trap_exit(true), Ok(false));
+        for cause in ["normal", "crash"] {
+            let dying = exits_on_message(&node);
+            trapper.link(dying).unwrap();
+            node.send(dying, cause.as_bytes().to_vec()).unwrap();
+            let expected = match cause {
+                "normal" => ExitReason::Normal,
+                other => ExitReason::Custom(other.into()),
+            };
+            assert_eq!(trapper.receive().await, Message::Exit { from: dying, reason: expected });
+        }
+        // A trapped `exit` from another process is a message too, even `normal`.
+        let other = attach(&node, "other");
+        other.exit(trapper.pid(), ExitReason::Normal).unwrap();
+        assert_eq!(
+            trapper.receive().await,
+            Message::Exit { from: other.pid(), reason: ExitReason::Normal }
+        );
+        assert!(node.is_alive(trapper.pid()));
+    });
+}
+
+#[test]
+fn linking_to_a_dead_pid_delivers_noproc_at_once() {
+    run(async {
+        let node = Node::new(Limits::default());
+        let watcher = attach(&node, "watcher");
+        let dead = exits_on_message(&node);
+        watcher.monitor(dead).unwrap();
+        node.send(dead, b"normal".to_vec()).unwrap();
+        expect_down(&watcher, dead).await;
+
+        let trapper = attach(&node, "trapper");
+        trapper.trap_exit(true).unwrap();
+        trapper.link(dead).unwrap();
+        assert_eq!(trapper.try_receive(), Some(Message::Exit { from: dead, reason: ExitReason::Noproc }));
+
+        let plain = attach(&node, "plain");
+        watcher.monitor(plain.pid()).unwrap();
+        plain.link(dead).unwrap();
+        assert_eq!(expect_down(&watcher, plain.pid()).await, ExitReason::Noproc);
+        assert_eq!(plain.send(watcher.pid(), vec![]), Err(OpError::CallerExited(plain.pid())));
+    });
+}
+
+#[test]
+fn monitors_deliver_down_with_the_reason_and_noproc_for_the_dead() {
+    run(async {
+        let node = Node::new(Limits::default());
+        let watcher = attach(&node, "watcher");
+        let target = exits_on_message(&node);
+        let monitor = watcher.monitor(target).unwrap();
+        node.send(target, b"out of coffee".to_vec()).unwrap();
+        assert_eq!(
+            watcher.receive().await,
+            Message::Down { monitor, pid: target, reason: ExitReason::Custom("out of coffee".into()) }
+        );
+        let again = watcher.monitor(target).unwrap();
+        assert_ne!(again, monitor, "every monitor gets its own reference");
+        assert_eq!(
+            watcher.try_receive(),
+            Some(Message::Down { monitor: again, pid: target, reason: ExitReason::Noproc })
+        );
+    });
+}
+
+#[test]
+fn demonitor_means_no_down_and_a_monitor_fires_once() {
+    run(async {
+        let node = Node::new(Limits::default());
+        let watcher = attach(&node, "watcher");
+        let target = exits_on_message(&node);
+        let cancelled = watcher.monitor(target).unwrap();
+        let kept = watcher.monitor(target).unwrap();
+        watcher.demonitor(cancelled).unwrap();
+        node.send(target, b"normal".to_vec()).unwrap();
+        assert_eq!(
+            watcher.receive().await,
+            Message::Down { monitor: kept, pid: target, reason: ExitReason::Normal }
+        );
+        assert_eq!(watcher.receive_timeout(Duration::from_millis(20)).await, None);
+        watcher.demonitor(kept).unwrap();
+    });
+}
+
+#[test]
+fn kill_cannot_be_trapped_but_its_link_signal_can() {
+    run(async {
+        let node = Node::new(Limits::default());
+        let watcher = attach(&node, "watcher");
+        let victim = attach(&node, "victim");
+        victim.trap_exit(true).unwrap();
+        let friend = attach(&node, "friend");
+        friend.trap_exit(true).unwrap();
+        friend.link(victim.pid()).unwrap();
+        watcher.monitor(victim.pid()).unwrap();
+
+        watcher.exit(victim.pid(), ExitReason::Killed).unwrap();
+        assert_eq!(expect_down(&watcher, victim.pid()).await, ExitReason::Killed);
+        assert_eq!(
+            friend.receive().await,
+            Message::Exit { from: victim.pid(), reason: ExitReason::Killed }
+        );
+        assert!(node.is_alive(friend.pid()));
+    });
+}
+
+#[test]
+fn exit_with_normal_ignores_others_but_ends_the_caller() {
+    run(async {
+        let node = Node::new(Limits::default());
+        let watcher = attach(&node, "watcher");
+        let bystander = attach(&node, "bystander");
+        let quitter = attach(&node, "quitter");
+        watcher.monitor(quitter.pid()).unwrap();
+        quitter.exit(bystander.pid(), ExitReason::Normal).unwrap();
+        assert!(node.is_alive(bystander.pid()));
+        quitter.exit(quitter.pid(), ExitReason::Normal).unwrap();
+        assert_eq!(expect_down(&watcher, quitter.pid()).await, ExitReason::Normal);
+        watcher.exit(bystander.pid(), ExitReason::Custom("shutdown".into())).unwrap();
+        assert!(!node.is_alive(bystander.pid()));
+    });
+}
+
+#[test]
+fn a_link_cascade_carries_the_first_reason_down_the_chain() {
+    run(async {
+        let node = Node::new(Limits::default());
+        let watcher = attach(&node, "watcher");
+        let chain: Vec<Process> = (0..5).map(|n| attach(&node, &format!("p{n}"))).collect();
+        for pair in chain.windows(2) {
+            pair[0].link(pair[1].pid()).unwrap();
+        }
+        for p in &chain {
+            watcher.monitor(p.pid()).unwrap();
+        }
+        node.exit(chain[2].pid(), ExitReason::Trap("boom".into())).unwrap();
+        for p in &chain {
+            assert!(!node.is_alive(p.pid()));
+        }
+        let mut downs = Vec::new();
+        while let Some(Message::Down { pid, reason, .. }) = watcher.try_receive() {
+            downs.push((pid.as_raw(), reason));
+        }
+        let boom = ExitReason::Trap("boom".into());
+        let pids: Vec<u64> = chain.iter().map(|p| p.pid().as_raw()).collect();
+        // Breadth-first from the cause, neighbours in pid order.
+        let order = [pids[2], pids[1], pids[3], pids[0], pids[4]];
+        assert_eq!(downs, order.iter().map(|&p| (p, boom.clone())).collect::<Vec<_>>());
+    });
+}
+
+#[test]
+fn names_die_with_their_process_and_can_be_taken_again() {
+    run(async {
+        let node = Node::new(Limits::default());
+        let me = attach(&node, "me");
+        let first = exits_on_message(&node);
+        me.register("svc", first).unwrap();
+        assert_eq!(node.whereis("svc"), Some(first));
+        assert_eq!(
+            me.register("svc", me.pid()),
+            Err(OpError::NameTaken { name: "svc".into(), pid: first })
+        );
+        assert_eq!(
+            me.register("other", first),
+            Err(OpError::AlreadyRegistered { pid: first, name: "svc".into() })
+        );
+        me.monitor(first).unwrap();
+        node.send(first, b"normal".to_vec()).unwrap();
+        expect_down(&me, first).await;
+        assert_eq!(node.whereis("svc"), None);
+
+        let second = exits_on_message(&node);
+        me.register("svc", second).unwrap();
+        assert_eq!(me.whereis("svc"), Some(second));
+        me.unregister("svc").unwrap();
+        assert_eq!(node.whereis("svc"), None);
+        assert_eq!(me.unregister("svc"), Err(OpError::NotRegistered("svc".into())));
+        assert_eq!(me.register("dead", first), Err(OpError::Noproc(first)));
+    });
+}
+
+#[test]
+fn bad_names_are_refused() {
+    run(async {
+        let node = Node::new(Limits { name_bytes: 4, ..Limits::default() });
+        let me = attach(&node, "me");
+        for bad in ["", "toolong", "a\nb"] {
+            assert!(matches!(me.register(bad, me.pid()), Err(OpError::InvalidName { .. })), "{bad:?}");
+        }
+        me.register("ok", me.pid()).unwrap();
+    });
+}
+
+#[test]
+fn a_full_mailbox_ends_its_owner_with_mailbox_overflow() {
+    run(async {
+        let node = Node::new(Limits { mailbox_len: 3, ..Limits::default() });
+        let watcher = attach(&node, "watcher");
+        let lazy = attach(&node, "lazy");
+        watcher.monitor(lazy.pid()).unwrap();
+        for _ in 0..3 {
+            watcher.send(lazy.pid(), vec![]).unwrap();
+        }
+        assert!(node.is_alive(lazy.pid()));
+        watcher.send(lazy.pid(), vec![]).unwrap();
+        assert_eq!(expect_down(&watcher, lazy.pid()).await, ExitReason::MailboxOverflow);
+    });
+}
+
+#[test]
+fn spawn_beyond_the_process_limit_is_refused() {
+    run(async {
+        let node = Node::new(Limits { max_processes: 2, ..Limits::default() });
+        let a = attach(&node, "a");
+        attach(&node, "b");
+        let refused = node.spawn("c", |_| async { ExitReason::Normal });
+        assert_eq!(refused.err(), Some(OpError::TooManyProcesses { limit: 2 }));
+        a.exit(a.pid(), ExitReason::Normal).unwrap();
+        assert!(node.spawn("c", |_| async { ExitReason::Normal }).is_ok());
+    });
+}
+
+#[test]
+fn a_killed_body_stops_and_join_reports_the_reason() {
+    run(async {
+        let node = Node::new(Limits::default());
+        let looping = node
+            .spawn("looping", |me| async move {
+                loop {
+                    me.receive().await;
+                }
+            })
+            .unwrap();
+        let joined = rusm_rt::task::spawn(node.join(looping));
+        node.exit(looping, ExitReason::Killed).unwrap();
+        assert_eq!(joined.await.unwrap(), Some(ExitReason::Killed));
+        assert_eq!(node.process_count(), 0);
+        assert_eq!(node.join(looping).await, None);
+    });
+}
+
+#[derive(Default)]
+struct Recorder(Mutex<Vec<String>>);
+
+impl Observer for Recorder {
+    fn event(&self, event: Event<'_>) {
+        self.0.lock().unwrap().push(event.to_string());
+    }
+}
+
+#[test]
+fn the_observer_sees_every_change_in_order() {
+    run(async {
+        let recorder = Arc::new(Recorder::default());
+        let node = Node::with_observer(Limits::default(), recorder.clone());
+        let a = attach(&node, "a");
+        let b = attach(&node, "b");
+        a.register("a", a.pid()).unwrap();
+        a.link(b.pid()).unwrap();
+        let m = b.monitor(a.pid()).unwrap();
+        b.trap_exit(true).unwrap();
+        node.exit(a.pid(), ExitReason::Trap("boom".into())).unwrap();
+        assert!(b.receive_timeout(Duration::ZERO).await.is_some());
+        let log = recorder.0.lock().unwrap().clone();
+        assert_eq!(
+            log,
+            [
+                "spawn a#1",
+                "spawn b#2",
+                "register \"a\" 1",
+                "link 1 2",
+                &format!("monitor 2 on 1 {m}"),
+                "exit a#1 trap: boom",
+                "unregister \"a\" 1",
+                "deliver 2 down #1 of 1: trap: boom",
+                "deliver 2 exit from 1: trap: boom",
+            ]
+        );
+    });
+}

@@ -1,0 +1,134 @@
+//! The wasmtime engine, and compiling components once.
+
+use std::hash::Hasher;
+use std::path::Path;
+
+use rusm_config::{Preemption, Runtime};
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime_wasi::p2::bindings::CommandPre;
+
+use crate::imports::Guest;
+use crate::process::ProcState;
+use crate::{ComponentSource, HostError};
+
+/// Per process a Rust component instantiates a few core instances (main
+/// module, shim, fixups) and tables; the pool is sized with this headroom.
+const CORE_INSTANCES_PER_PROCESS: u32 = 4;
+const TABLES_PER_PROCESS: u32 = 3;
+const MEMORIES_PER_PROCESS: u32 = 2;
+/// Unmapped bytes after each linear memory slot.
+const MEMORY_GUARD_BYTES: u64 = 64 << 10;
+
+pub(crate) fn new(settings: &Runtime) -> Result<Engine, HostError> {
+    let slots = u32::try_from(settings.max_processes)
+        .map_err(|_| HostError::Engine("max-processes does not fit in 32 bits".into()))?;
+    let memory_bytes = settings
+        .memory_limit_mib
+        .checked_mul(1 << 20)
+        .ok_or_else(|| HostError::Engine("memory-limit-mib is too large".into()))?;
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(slots)
+        .total_core_instances(slots.saturating_mul(CORE_INSTANCES_PER_PROCESS))
+        .total_tables(slots.saturating_mul(TABLES_PER_PROCESS))
+        .total_memories(slots.saturating_mul(MEMORIES_PER_PROCESS))
+        .total_stacks(slots)
+        .max_memory_size(memory_bytes as usize);
+
+    let mut config = Config::new();
+    config
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        // Each slot reserves only the memory limit (not wasmtime's 4 GiB
+        // default), so thousands of slots stay a modest address-space
+        // reservation; the price is explicit bounds checks.
+        .memory_reservation(memory_bytes)
+        .memory_guard_size(MEMORY_GUARD_BYTES)
+        .memory_init_cow(true)
+        .consume_fuel(settings.preemption == Preemption::Fuel || settings.max_fuel.is_some())
+        .epoch_interruption(settings.preemption == Preemption::Epoch);
+    // Under simulation nothing may start OS threads (see TOOLCHAIN.md).
+    #[cfg(madsim)]
+    config.parallel_compilation(false);
+    Engine::new(&config).map_err(|e| HostError::Engine(e.to_string()))
+}
+
+/// Ticks the engine's epoch so that epoch-preempted guests yield.
+pub(crate) fn start_epoch_ticker(engine: &Engine, tick_ms: u64) -> rusm_rt::task::JoinHandle<()> {
+    let engine = engine.clone();
+    let tick = rusm_rt::time::Duration::from_millis(tick_ms.max(1));
+    rusm_rt::task::spawn(async move {
+        loop {
+            rusm_rt::time::sleep(tick).await;
+            engine.increment_epoch();
+        }
+    })
+}
+
+/// Compiles (or loads from the cache) one component and links it, once, so
+/// that every spawn is only an instantiation.
+pub(crate) fn load(
+    engine: &Engine,
+    source: &ComponentSource,
+    cache_dir: Option<&Path>,
+) -> Result<CommandPre<ProcState>, HostError> {
+    let fail = |message: String| HostError::Compile {
+        component: source.name.clone(),
+        message,
+    };
+    let wasm = std::fs::read(&source.wasm)
+        .map_err(|e| fail(format!("cannot read {}: {e} (run `rusm build`?)", source.wasm.display())))?;
+    let component = match cache_dir {
+        Some(dir) => cached(engine, &wasm, dir),
+        None => Component::from_binary(engine, &wasm),
+    }
+    .map_err(|e| fail(format!("{e:#}")))?;
+    let mut linker = Linker::<ProcState>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| fail(format!("{e:#}")))?;
+    Guest::add_to_linker::<ProcState, HasSelf<ProcState>>(&mut linker, |state| state)
+        .map_err(|e| fail(format!("{e:#}")))?;
+    let pre = linker
+        .instantiate_pre(&component)
+        .map_err(|e| fail(format!("does not fit the rusm:runtime world: {e:#}")))?;
+    CommandPre::new(pre).map_err(|e| fail(format!("is not a WASI command (no main?): {e:#}")))
+}
+
+/// The compiled form of `wasm`, from `dir` when an identical module was
+/// compiled before by a compatible engine, else compiled and stored there.
+fn cached(engine: &Engine, wasm: &[u8], dir: &Path) -> wasmtime::Result<Component> {
+    let path = dir.join(format!("{}.cwasm", cache_key(engine, wasm)));
+    if path.is_file() {
+        // SAFETY: `deserialize_file` trusts that the file is unmodified output
+        // of `Component::serialize`. This directory is written only below,
+        // atomically (rename), and the key covers both the module and the
+        // engine's compatibility hash; wasmtime itself still checks the
+        // version and configuration and errs on a mismatch.
+        #[allow(unsafe_code)]
+        let loaded = unsafe { Component::deserialize_file(engine, &path) };
+        if let Ok(component) = loaded {
+            return Ok(component);
+        }
+    }
+    let component = Component::from_binary(engine, wasm)?;
+    std::fs::create_dir_all(dir)?;
+    let partial = path.with_extension(format!("partial-{}", std::process::id()));
+    std::fs::write(&partial, component.serialize()?)?;
+    std::fs::rename(&partial, &path)?;
+    Ok(component)
+}
+
+fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
+    struct Sha(Sha256);
+    impl Hasher for Sha {
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
+        }
+        fn finish(&self) -> u64 {
+            unreachable!("only the digest is used")
+        }
+    }
+    let mut sha = Sha(Sha256::new());
+    std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut sha);
+    sha.0.update(wasm);
+    sha.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}

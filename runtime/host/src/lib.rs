@@ -1,0 +1,190 @@
+//! The wasm host: every rusm process is a component instance.
+//!
+//! [`Host`] compiles an app's components once (caching the machine code on
+//! disk by content hash), links them against WASI and the `rusm:runtime`
+//! world (`wit/rusm.wit`), and spawns each process as a fresh instance inside
+//! a task of the actor core. wasmtime's async support runs every instance on
+//! its own fiber, so a guest's blocking `receive` suspends only that process;
+//! fuel (deterministic) or epochs (cheaper) preempt a guest that never blocks.
+//!
+//! ```no_run
+//! use rusm_config::{Capabilities, Runtime};
+//! use rusm_host::{ComponentSource, Host};
+//!
+//! rusm_rt::block_on(async {
+//!     let components = vec![ComponentSource {
+//!         name: "ping".into(),
+//!         wasm: "examples/ping-pong/wasm/ping.wasm".into(),
+//!         capabilities: Capabilities::trusted(),
+//!     }];
+//!     let host = Host::builder(Runtime::default()).build(components).unwrap();
+//!     let pid = host.spawn("ping", br#"{"rounds": 3}"#.to_vec()).unwrap();
+//!     println!("ping ended: {:?}", host.node().join(pid).await);
+//! });
+//! ```
+
+mod engine;
+mod imports;
+mod process;
+mod wasi;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rusm_config::{Capabilities, Preemption, Runtime};
+use rusm_core::{Limits, Node, Observer, OpError, Pid};
+use wasmtime::Engine;
+use wasmtime_wasi::p2::bindings::CommandPre;
+
+use crate::process::ProcState;
+
+/// A component to load: its name (as used by `spawn`), its `.wasm` file and
+/// its capability profile.
+#[derive(Debug, Clone)]
+pub struct ComponentSource {
+    pub name: String,
+    pub wasm: PathBuf,
+    pub capabilities: Capabilities,
+}
+
+/// Loading a component or spawning a process failed.
+#[derive(Debug)]
+pub enum HostError {
+    /// The engine could not be configured as asked.
+    Engine(String),
+    /// A component could not be read or compiled.
+    Compile { component: String, message: String },
+    /// `spawn` named a component the app does not have.
+    UnknownComponent { name: String, known: Vec<String> },
+    /// The node refused the spawn (its process limit).
+    Spawn(OpError),
+}
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostError::Engine(message) => write!(f, "cannot configure wasmtime: {message}"),
+            HostError::Compile { component, message } => write!(f, "component {component}: {message}"),
+            HostError::UnknownComponent { name, known } => {
+                write!(f, "no component named {name:?} (the app has: {})", known.join(", "))
+            }
+            HostError::Spawn(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for HostError {}
+
+/// Configures a [`Host`] before its components are compiled.
+pub struct HostBuilder {
+    settings: Runtime,
+    observer: Option<Arc<dyn Observer>>,
+    cache_dir: Option<PathBuf>,
+}
+
+impl HostBuilder {
+    /// Reports every change of the node (spawns, exits, ...) to `observer`.
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Caches compiled components in `dir` (created if missing).
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Compiles `components` and starts the node. Must run inside the `rt`
+    /// runtime when epoch preemption is configured (it starts the ticker).
+    pub fn build(self, components: Vec<ComponentSource>) -> Result<Host, HostError> {
+        let engine = engine::new(&self.settings)?;
+        let mut loaded = BTreeMap::new();
+        for source in components {
+            let pre = engine::load(&engine, &source, self.cache_dir.as_deref())?;
+            loaded.insert(
+                source.name,
+                Loaded {
+                    pre,
+                    capabilities: Arc::new(source.capabilities),
+                },
+            );
+        }
+        let limits = Limits {
+            max_processes: self.settings.max_processes,
+            mailbox_len: self.settings.mailbox_len,
+            message_bytes: self.settings.max_message_bytes,
+            ..Limits::default()
+        };
+        let node = match self.observer {
+            Some(observer) => Node::with_observer(limits, observer),
+            None => Node::new(limits),
+        };
+        let ticker = (self.settings.preemption == Preemption::Epoch)
+            .then(|| engine::start_epoch_ticker(&engine, self.settings.epoch_tick_ms));
+        Ok(Host {
+            shared: Arc::new(Shared {
+                node,
+                engine,
+                settings: self.settings,
+                components: loaded,
+                ticker,
+            }),
+        })
+    }
+}
+
+/// A node running wasm components. Cloning is cheap and shares it.
+#[derive(Clone)]
+pub struct Host {
+    shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    node: Node,
+    engine: Engine,
+    settings: Runtime,
+    components: BTreeMap<String, Loaded>,
+    ticker: Option<rusm_rt::task::JoinHandle<()>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(ticker) = &self.ticker {
+            ticker.abort();
+        }
+    }
+}
+
+struct Loaded {
+    pre: CommandPre<ProcState>,
+    capabilities: Arc<Capabilities>,
+}
+
+impl Host {
+    /// Starts configuring a host with these runtime settings.
+    pub fn builder(settings: Runtime) -> HostBuilder {
+        HostBuilder {
+            settings,
+            observer: None,
+            cache_dir: None,
+        }
+    }
+
+    /// The actor core this host runs on.
+    pub fn node(&self) -> &Node {
+        &self.shared.node
+    }
+
+    /// The names of the loaded components, in order.
+    pub fn components(&self) -> Vec<String> {
+        self.shared.components.keys().cloned().collect()
+    }
+
+    /// Spawns a process running `component` with an init payload.
+    pub fn spawn(&self, component: &str, init: Vec<u8>) -> Result<Pid, HostError> {
+        process::spawn(&self.shared, component, init)
+    }
+}

@@ -1,0 +1,162 @@
+//! One process = one component instance, run to its end inside a task of
+//! the actor core.
+
+use std::sync::Arc;
+
+use rusm_config::{Capabilities, Preemption, Runtime};
+use rusm_core::{ExitReason, Pid, Process};
+use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, Store, Trap};
+use wasmtime_wasi::p2::bindings::CommandPre;
+use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
+
+use crate::{HostError, Shared};
+
+/// What a process's store holds: its WASI context, its handle on the actor
+/// core, and what it is allowed to do.
+pub(crate) struct ProcState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) process: Process,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) capabilities: Arc<Capabilities>,
+    pub(crate) component: Arc<str>,
+    pub(crate) init: Vec<u8>,
+    memory: MemoryLimit,
+    /// The reason this process ends with, when the host decided it (a
+    /// `fail`, a refused call, an exit signal noticed during a call).
+    pub(crate) exit: Option<ExitReason>,
+}
+
+impl WasiView for ProcState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Spawns `component` as a new process of the node.
+pub(crate) fn spawn(shared: &Arc<Shared>, component: &str, init: Vec<u8>) -> Result<Pid, HostError> {
+    let (name, loaded) = shared
+        .components
+        .get_key_value(component)
+        .ok_or_else(|| HostError::UnknownComponent {
+            name: component.to_string(),
+            known: shared.components.keys().cloned().collect(),
+        })?;
+    let pre = loaded.pre.clone();
+    let capabilities = loaded.capabilities.clone();
+    let component: Arc<str> = Arc::from(name.as_str());
+    let owner = shared.clone();
+    shared
+        .node
+        .spawn(name, move |process| async move {
+            let state = ProcState {
+                wasi: crate::wasi::context(&component, capabilities.allow_stdio),
+                table: ResourceTable::new(),
+                process,
+                memory: MemoryLimit::new(owner.settings.memory_limit_mib),
+                shared: owner,
+                capabilities,
+                component,
+                init,
+                exit: None,
+            };
+            run(pre, state).await
+        })
+        .map_err(HostError::Spawn)
+}
+
+/// Instantiates the component and runs its `main` to the end; the process's
+/// exit reason is what happened.
+async fn run(pre: CommandPre<ProcState>, state: ProcState) -> ExitReason {
+    let settings = state.shared.settings.clone();
+    let mut store = Store::new(&state.shared.engine.clone(), state);
+    store.limiter(|state| &mut state.memory);
+    if let Err(e) = schedule(&mut store, &settings) {
+        return ExitReason::Trap(format!("cannot schedule the process: {e}"));
+    }
+    let outcome = async {
+        let command = pre.instantiate_async(&mut store).await?;
+        command.wasi_cli_run().call_run(&mut store).await
+    }
+    .await;
+    exit_reason(outcome, store.data())
+}
+
+/// Preemption (a yield every slice of fuel, or at every epoch tick) and the
+/// lifetime fuel budget.
+fn schedule(store: &mut Store<ProcState>, settings: &Runtime) -> wasmtime::Result<()> {
+    if settings.preemption == Preemption::Fuel || settings.max_fuel.is_some() {
+        store.set_fuel(settings.max_fuel.unwrap_or(u64::MAX))?;
+    }
+    match settings.preemption {
+        Preemption::Fuel => store.fuel_async_yield_interval(Some(settings.fuel_per_slice.max(1)))?,
+        Preemption::Epoch => {
+            store.set_epoch_deadline(1);
+            store.epoch_deadline_async_yield_and_update(1);
+        }
+    }
+    Ok(())
+}
+
+fn exit_reason(outcome: wasmtime::Result<Result<(), ()>>, state: &ProcState) -> ExitReason {
+    if let Some(reason) = &state.exit {
+        return reason.clone();
+    }
+    if state.memory.exceeded {
+        return ExitReason::OutOfMemory;
+    }
+    let error = match outcome {
+        Ok(Ok(())) => return ExitReason::Normal,
+        Ok(Err(())) => return ExitReason::Trap("main returned an error".into()),
+        Err(error) => error,
+    };
+    if let Some(I32Exit(code)) = error.downcast_ref::<I32Exit>() {
+        return match code {
+            0 => ExitReason::Normal,
+            code => ExitReason::Trap(format!("exited with code {code}")),
+        };
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => ExitReason::OutOfFuel,
+        Some(Trap::StackOverflow) => ExitReason::Trap("stack overflow".into()),
+        Some(trap) => ExitReason::Trap(trap.to_string()),
+        None => ExitReason::Trap(format!("{error}")),
+    }
+}
+
+/// Caps linear memory; growing past the cap ends the process with
+/// `out-of-memory` (rather than a guest abort that reads like any trap).
+struct MemoryLimit {
+    max_bytes: usize,
+    exceeded: bool,
+}
+
+/// Table growth is not a resource a guest should hoard either.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+impl MemoryLimit {
+    fn new(limit_mib: u64) -> MemoryLimit {
+        MemoryLimit {
+            max_bytes: usize::try_from(limit_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+            exceeded: false,
+        }
+    }
+}
+
+impl ResourceLimiter for MemoryLimit {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            self.exceeded = true;
+            wasmtime::bail!("memory limit of {} bytes exceeded", self.max_bytes);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}

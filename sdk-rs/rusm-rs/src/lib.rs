@@ -1,0 +1,273 @@
+//! Write rusm processes in Rust.
+//!
+//! A component is a binary crate compiled for `wasm32-wasip2` (`rusm build`
+//! does it). Its `main`, marked `#[rusm_rs::main]`, is the body of one
+//! process; it talks to other processes only by messages:
+//!
+//! ```ignore
+//! use rusm_rs::{Message, receive, send};
+//!
+//! #[rusm_rs::main]
+//! fn main() {
+//!     loop {
+//!         if let Message::Data { from, bytes } = receive() {
+//!             rusm_rs::send_bytes(from, &bytes); // echo
+//!         }
+//!     }
+//! }
+//! ```
+//!
+//! Blocking calls (`receive`, `receive_timeout`) suspend only this process;
+//! guests never write `async`. Typed messages are JSON ([`send`],
+//! [`Message::decode`]), so Rust and TypeScript processes understand each
+//! other.
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub use rusm_rs_macros::main;
+pub use rusm_wire::{ExitReason, WireError};
+
+mod bindings {
+    wit_bindgen::generate!({
+        world: "guest",
+        path: "../../runtime/host/wit",
+    });
+}
+
+use bindings::rusm::runtime::process as host;
+
+/// A process id, unique on its node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Pid(u64);
+
+impl Pid {
+    /// The raw number of this pid (as shown in logs).
+    pub fn as_raw(self) -> u64 {
+        self.0
+    }
+
+    /// The pid with this raw number.
+    pub fn from_raw(raw: u64) -> Pid {
+        Pid(raw)
+    }
+}
+
+impl fmt::Display for Pid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Identifies one monitor; see [`monitor`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ref(u64);
+
+/// What a mailbox holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// Bytes from another process.
+    Data { from: Pid, bytes: Vec<u8> },
+    /// A monitored process ended.
+    Down {
+        monitor: Ref,
+        pid: Pid,
+        reason: ExitReason,
+    },
+    /// An exit signal, received because this process traps exits.
+    Exit { from: Pid, reason: ExitReason },
+}
+
+impl Message {
+    /// Decodes a data message as JSON. A `Down` or `Exit` is an error too.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        match self {
+            Message::Data { bytes, .. } => rusm_wire::decode(bytes).map_err(|e| Error(e.to_string())),
+            other => Err(Error(format!("expected a data message, got {other:?}"))),
+        }
+    }
+}
+
+/// An operation the node refused, with its explanation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error(String);
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// This process's pid.
+pub fn self_pid() -> Pid {
+    Pid(host::self_pid())
+}
+
+/// The raw init payload this process was spawned with.
+pub fn init() -> Vec<u8> {
+    host::init()
+}
+
+/// Spawns a process running `component` (a component of this app) with a
+/// raw init payload. Needs the `spawn` capability.
+pub fn spawn(component: &str, init: &[u8]) -> Result<Pid, Error> {
+    host::spawn(component, init).map(Pid).map_err(Error)
+}
+
+/// Spawns a process whose `main` takes `init`, encoded as JSON.
+pub fn spawn_with<T: Serialize + ?Sized>(component: &str, init: &T) -> Result<Pid, Error> {
+    spawn(component, &encode(init))
+}
+
+/// Sends `message` to `to` as JSON. Never blocks and never fails for a
+/// process that has exited (the message is dropped, as in Erlang).
+pub fn send<T: Serialize + ?Sized>(to: Pid, message: &T) {
+    send_bytes(to, &encode(message))
+}
+
+/// Sends raw bytes to `to`.
+pub fn send_bytes(to: Pid, bytes: &[u8]) {
+    host::send(to.0, bytes)
+}
+
+/// The oldest message in the mailbox; waits (suspending only this process)
+/// until there is one.
+pub fn receive() -> Message {
+    host::receive().into()
+}
+
+/// The oldest message, or `None` once `timeout_ms` pass with an empty mailbox
+/// (Erlang's `receive ... after`).
+pub fn receive_timeout(timeout_ms: u64) -> Option<Message> {
+    host::receive_timeout(timeout_ms).map(Message::from)
+}
+
+/// Links with `other`: an abnormal exit of either ends the other, unless it
+/// traps exits.
+pub fn link(other: Pid) {
+    host::link(other.0)
+}
+
+/// Removes the link with `other`.
+pub fn unlink(other: Pid) {
+    host::unlink(other.0)
+}
+
+/// Monitors `target`: a [`Message::Down`] arrives when it ends.
+pub fn monitor(target: Pid) -> Ref {
+    Ref(host::monitor(target.0))
+}
+
+/// Cancels a monitor.
+pub fn demonitor(monitor: Ref) {
+    host::demonitor(monitor.0)
+}
+
+/// Sets whether exit signals arrive as [`Message::Exit`]; returns the old
+/// setting.
+pub fn trap_exit(on: bool) -> bool {
+    host::trap_exit(on)
+}
+
+/// Registers `pid` as `name`. Needs the `register` capability.
+pub fn register(name: &str, pid: Pid) -> Result<(), Error> {
+    host::register(name, pid.0).map_err(Error)
+}
+
+/// Removes the registration of `name`. Needs the `register` capability.
+pub fn unregister(name: &str) -> Result<(), Error> {
+    host::unregister(name).map_err(Error)
+}
+
+/// The pid registered as `name`.
+pub fn whereis(name: &str) -> Option<Pid> {
+    host::whereis(name).map(Pid)
+}
+
+/// Sends an exit signal with `reason` to `to` (which may be this process).
+pub fn exit(to: Pid, reason: ExitReason) {
+    host::exit(to.0, &reason.into())
+}
+
+fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    // A Serialize impl that fails is a bug in the guest: let it crash.
+    rusm_wire::encode(value).unwrap_or_else(|e| panic!("cannot encode message: {e}"))
+}
+
+impl From<host::Message> for Message {
+    fn from(message: host::Message) -> Message {
+        match message {
+            host::Message::Data(d) => Message::Data {
+                from: Pid(d.from),
+                bytes: d.bytes,
+            },
+            host::Message::Down(d) => Message::Down {
+                monitor: Ref(d.monitor),
+                pid: Pid(d.pid),
+                reason: d.reason.into(),
+            },
+            host::Message::Exit(e) => Message::Exit {
+                from: Pid(e.from),
+                reason: e.reason.into(),
+            },
+        }
+    }
+}
+
+impl From<host::ExitReason> for ExitReason {
+    fn from(reason: host::ExitReason) -> ExitReason {
+        match reason {
+            host::ExitReason::Normal => ExitReason::Normal,
+            host::ExitReason::Killed => ExitReason::Killed,
+            host::ExitReason::Trap(m) => ExitReason::Trap(m),
+            host::ExitReason::OutOfFuel => ExitReason::OutOfFuel,
+            host::ExitReason::OutOfMemory => ExitReason::OutOfMemory,
+            host::ExitReason::Disconnect => ExitReason::Disconnect,
+            host::ExitReason::Noproc => ExitReason::Noproc,
+            host::ExitReason::MailboxOverflow => ExitReason::MailboxOverflow,
+            host::ExitReason::Custom(m) => ExitReason::Custom(m),
+        }
+    }
+}
+
+impl From<ExitReason> for host::ExitReason {
+    fn from(reason: ExitReason) -> host::ExitReason {
+        match reason {
+            ExitReason::Normal => host::ExitReason::Normal,
+            ExitReason::Killed => host::ExitReason::Killed,
+            ExitReason::Trap(m) => host::ExitReason::Trap(m),
+            ExitReason::OutOfFuel => host::ExitReason::OutOfFuel,
+            ExitReason::OutOfMemory => host::ExitReason::OutOfMemory,
+            ExitReason::Disconnect => host::ExitReason::Disconnect,
+            ExitReason::Noproc => host::ExitReason::Noproc,
+            ExitReason::MailboxOverflow => host::ExitReason::MailboxOverflow,
+            ExitReason::Custom(m) => host::ExitReason::Custom(m),
+        }
+    }
+}
+
+#[doc(hidden)]
+pub mod __private {
+    /// Run first by `#[rusm_rs::main]`: a panic ends the process with reason
+    /// `trap(<panic message>)`.
+    pub fn start() {
+        std::panic::set_hook(Box::new(|info| super::host::fail(&info.to_string())));
+    }
+
+    /// The init payload decoded into `main`'s argument type.
+    pub fn decode_init<T: serde::de::DeserializeOwned>() -> T {
+        let init = super::init();
+        rusm_wire::decode(&init).unwrap_or_else(|e| {
+            panic!(
+                "init payload {:?} does not decode as {}: {e}",
+                String::from_utf8_lossy(&init),
+                std::any::type_name::<T>()
+            )
+        })
+    }
+}
