@@ -71,12 +71,23 @@ pub fn build_app(app_dir: &Path, target_dir: Option<&Path>) -> Result<Vec<Built>
         .collect()
 }
 
-fn build_component(app_dir: &Path, name: &str, target_dir: &Path, wasm_dir: &Path) -> Result<Built, BuildError> {
+fn build_component(
+    app_dir: &Path,
+    name: &str,
+    target_dir: &Path,
+    wasm_dir: &Path,
+) -> Result<Built, BuildError> {
     let manifest = app_dir.join("components").join(name).join("Cargo.toml");
     let package = package_name(&manifest)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
-        .args(["build", "--release", "--target", GUEST_TARGET, "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            GUEST_TARGET,
+            "--manifest-path",
+        ])
         .arg(&manifest)
         .arg("--target-dir")
         .arg(target_dir)
@@ -95,7 +106,10 @@ fn build_component(app_dir: &Path, name: &str, target_dir: &Path, wasm_dir: &Pat
         )));
     }
     // A binary keeps its package name, hyphens included.
-    let artifact = target_dir.join(GUEST_TARGET).join("release").join(format!("{package}.wasm"));
+    let artifact = target_dir
+        .join(GUEST_TARGET)
+        .join("release")
+        .join(format!("{package}.wasm"));
     let wasm = wasm_dir.join(format!("{name}.wasm"));
     std::fs::copy(&artifact, &wasm).map_err(|e| {
         BuildError(format!(
@@ -132,7 +146,12 @@ mod tests {
 
     #[test]
     fn an_app_without_components_is_a_clear_error() {
-        let err = build_app(Path::new("/nonexistent-app"), None).unwrap_err().to_string();
-        assert!(err.starts_with("cannot list /nonexistent-app/components"), "{err}");
+        let err = build_app(Path::new("/nonexistent-app"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("cannot list /nonexistent-app/components"),
+            "{err}"
+        );
     }
 }

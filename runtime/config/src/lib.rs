@@ -155,7 +155,11 @@ impl Capabilities {
 
     /// The profile in force: `trusted` expanded into every grant.
     fn effective(&self) -> Capabilities {
-        if self.trusted { Capabilities::trusted() } else { self.clone() }
+        if self.trusted {
+            Capabilities::trusted()
+        } else {
+            self.clone()
+        }
     }
 }
 
@@ -211,7 +215,11 @@ impl AppConfig {
     pub fn check_components(&self, components: &[String]) -> Result<(), ConfigError> {
         let known = |name: &str| components.iter().any(|c| c == name);
         let unknown = std::iter::once(("app.entry", self.app.entry.as_str()))
-            .chain(self.capabilities.keys().map(|k| ("capabilities", k.as_str())))
+            .chain(
+                self.capabilities
+                    .keys()
+                    .map(|k| ("capabilities", k.as_str())),
+            )
             .find(|(_, name)| !known(name));
         match unknown {
             None => Ok(()),
@@ -240,7 +248,8 @@ mod tests {
 
     #[test]
     fn trusted_grants_everything() {
-        let config = AppConfig::parse("[app]\nentry = \"a\"\n[capabilities.a]\ntrusted = true\n").unwrap();
+        let config =
+            AppConfig::parse("[app]\nentry = \"a\"\n[capabilities.a]\ntrusted = true\n").unwrap();
         assert_eq!(config.capabilities("a"), Capabilities::trusted());
     }
 
@@ -254,27 +263,45 @@ mod tests {
 
     #[test]
     fn a_wrong_type_is_an_error_naming_the_line() {
-        let err = AppConfig::parse("[app]\nentry = 3\n").unwrap_err().to_string();
+        let err = AppConfig::parse("[app]\nentry = 3\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 2"), "{err}");
         let err = AppConfig::parse("[app]\nentry = \"a\"\n[runtime]\npreemption = \"coop\"\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("preemption") || err.contains("line 4"), "{err}");
+        assert!(
+            err.contains("preemption") || err.contains("line 4"),
+            "{err}"
+        );
     }
 
     #[test]
     fn names_must_be_components_of_the_app() {
-        let config = AppConfig::parse("[app]\nentry = \"ping\"\n[capabilities.pnog]\nspawn = true\n").unwrap();
+        let config =
+            AppConfig::parse("[app]\nentry = \"ping\"\n[capabilities.pnog]\nspawn = true\n")
+                .unwrap();
         let components = vec!["ping".to_string(), "pong".to_string()];
-        let err = config.check_components(&components).unwrap_err().to_string();
-        assert_eq!(err, "capabilities: no component named \"pnog\" (the app has: ping, pong)");
+        let err = config
+            .check_components(&components)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "capabilities: no component named \"pnog\" (the app has: ping, pong)"
+        );
         let config = AppConfig::parse("[app]\nentry = \"pong\"\n").unwrap();
         assert!(config.check_components(&components).is_ok());
     }
 
     #[test]
     fn a_missing_file_names_the_path() {
-        let err = AppConfig::load(Path::new("/nonexistent/app")).unwrap_err().to_string();
-        assert!(err.starts_with("/nonexistent/app/rusm.toml: cannot read"), "{err}");
+        let err = AppConfig::load(Path::new("/nonexistent/app"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("/nonexistent/app/rusm.toml: cannot read"),
+            "{err}"
+        );
     }
 }

@@ -42,15 +42,27 @@ impl fmt::Display for Event<'_> {
             Event::Spawned { pid, label } => write!(f, "spawn {label}#{pid}"),
             Event::Exited { pid, label, reason } => write!(f, "exit {label}#{pid} {reason}"),
             Event::Delivered { to, message } => match message {
-                Message::Data { from, bytes } => write!(f, "deliver {to} data from {from} ({} bytes)", bytes.len()),
-                Message::Down { monitor, pid, reason } => {
+                Message::Data { from, bytes } => {
+                    write!(f, "deliver {to} data from {from} ({} bytes)", bytes.len())
+                }
+                Message::Down {
+                    monitor,
+                    pid,
+                    reason,
+                } => {
                     write!(f, "deliver {to} down {monitor} of {pid}: {reason}")
                 }
-                Message::Exit { from, reason } => write!(f, "deliver {to} exit from {from}: {reason}"),
+                Message::Exit { from, reason } => {
+                    write!(f, "deliver {to} exit from {from}: {reason}")
+                }
             },
             Event::TimedOut { pid } => write!(f, "timeout {pid}"),
             Event::Linked { a, b } => write!(f, "link {a} {b}"),
-            Event::Monitored { watcher, target, monitor } => write!(f, "monitor {watcher} on {target} {monitor}"),
+            Event::Monitored {
+                watcher,
+                target,
+                monitor,
+            } => write!(f, "monitor {watcher} on {target} {monitor}"),
             Event::Registered { name, pid } => write!(f, "register {name:?} {pid}"),
             Event::Unregistered { name, pid } => write!(f, "unregister {name:?} {pid}"),
         }

@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusm_rt::sync::{Notify, watch};
 use rusm_rt::time::Duration;
 
-use crate::event::{Event, Observer, Silent};
 use crate::ExitReason;
+use crate::event::{Event, Observer, Silent};
 
 /// A node-unique process id. Pids are issued in order from 1 and never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -147,7 +147,10 @@ impl fmt::Display for OpError {
         match self {
             OpError::InvalidPid(pid) => write!(f, "pid {pid} was never issued by this node"),
             OpError::MessageTooLarge { bytes, limit } => {
-                write!(f, "message of {bytes} bytes exceeds the limit of {limit} bytes")
+                write!(
+                    f,
+                    "message of {bytes} bytes exceeds the limit of {limit} bytes"
+                )
             }
             OpError::TooManyProcesses { limit } => {
                 write!(f, "cannot spawn: {limit} processes are alive (the limit)")
@@ -242,8 +245,29 @@ impl Node {
         F: FnOnce(Process) -> Fut,
         Fut: Future<Output = ExitReason> + Send + 'static,
     {
-        let process = {
+        self.spawn_watched(label, None, body).map(|(pid, _)| pid)
+    }
+
+    /// Spawns a process and, in the same step, has `watcher` monitor it, so
+    /// even a process that ends at once is seen to end (Erlang's
+    /// `spawn_monitor`).
+    fn spawn_watched<F, Fut>(
+        &self,
+        label: &str,
+        watcher: Option<Pid>,
+        body: F,
+    ) -> Result<(Pid, Option<Ref>), OpError>
+    where
+        F: FnOnce(Process) -> Fut,
+        Fut: Future<Output = ExitReason> + Send + 'static,
+    {
+        let (process, monitor) = {
             let mut txn = self.begin();
+            if let Some(watcher) = watcher
+                && !txn.table.procs.contains_key(&watcher)
+            {
+                return Err(OpError::CallerExited(watcher));
+            }
             let limit = txn.inner.limits.max_processes;
             if txn.table.procs.len() >= limit {
                 return Err(OpError::TooManyProcesses { limit });
@@ -267,12 +291,14 @@ impl Node {
                 },
             );
             txn.emit(Event::Spawned { pid, label });
-            Process {
+            let monitor = watcher.map(|watcher| txn.monitor(watcher, pid));
+            let process = Process {
                 pid,
                 node: self.clone(),
                 wake,
                 exited,
-            }
+            };
+            (process, monitor)
         };
         let pid = process.pid;
         let node = self.clone();
@@ -289,7 +315,7 @@ impl Node {
             txn.kill(pid, reason);
             txn.settle();
         });
-        Ok(pid)
+        Ok((pid, monitor))
     }
 
     /// Sends `bytes` to `to` from outside any process (sender [`Pid::NODE`]).
@@ -342,7 +368,12 @@ impl Node {
     /// `join` is called. The exit is watched from the call on, not from the
     /// first poll, so a join started before a kill always sees it.
     pub fn join(&self, pid: Pid) -> impl Future<Output = Option<ExitReason>> + Send + 'static {
-        let exited = self.begin().table.procs.get(&pid).map(|e| e.exit.subscribe());
+        let exited = self
+            .begin()
+            .table
+            .procs
+            .get(&pid)
+            .map(|e| e.exit.subscribe());
         async move {
             let mut exited = exited?;
             let reason = exited.wait_for(Option::is_some).await.ok()?.clone();
@@ -364,7 +395,11 @@ impl Node {
 
     /// Runs one operation of `caller` under the table lock, then settles the
     /// deaths it caused. A caller that has already exited does nothing.
-    fn op<R>(&self, caller: Pid, f: impl FnOnce(&mut Txn<'_>) -> Result<R, OpError>) -> Result<R, OpError> {
+    fn op<R>(
+        &self,
+        caller: Pid,
+        f: impl FnOnce(&mut Txn<'_>) -> Result<R, OpError>,
+    ) -> Result<R, OpError> {
         let mut txn = self.begin();
         if caller != Pid::NODE && !txn.table.procs.contains_key(&caller) {
             return Err(OpError::CallerExited(caller));
@@ -405,6 +440,18 @@ impl Process {
         self.exited.borrow().clone()
     }
 
+    /// Waits until this process has ended and returns why. For code that
+    /// drives a process from outside its body (tests, the node's own
+    /// processes), which would otherwise wait on a dead mailbox forever.
+    pub async fn exited(&self) -> ExitReason {
+        let mut exited = self.exited.clone();
+        match exited.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone().expect("wait_for returned a set reason"),
+            // The entry (and its sender) is gone only after the reason was set.
+            Err(_) => self.exit_reason().unwrap_or(ExitReason::Killed),
+        }
+    }
+
     /// Sends `bytes` to `to`. Never blocks; a message to a process that has
     /// exited is dropped, as in Erlang. Fails only for a message over the size
     /// limit or a pid that was never issued.
@@ -412,7 +459,13 @@ impl Process {
         self.node.op(self.pid, |txn| {
             txn.check_size(&bytes)?;
             txn.check_pid(to)?;
-            txn.deliver(to, Message::Data { from: self.pid, bytes });
+            txn.deliver(
+                to,
+                Message::Data {
+                    from: self.pid,
+                    bytes,
+                },
+            );
             Ok(())
         })
     }
@@ -458,6 +511,17 @@ impl Process {
             .pop_front()
     }
 
+    /// Spawns a process and monitors it, in one step: its `down` arrives even
+    /// if it ends before this call returns.
+    pub fn spawn_monitor<F, Fut>(&self, label: &str, body: F) -> Result<(Pid, Ref), OpError>
+    where
+        F: FnOnce(Process) -> Fut,
+        Fut: Future<Output = ExitReason> + Send + 'static,
+    {
+        let (pid, monitor) = self.node.spawn_watched(label, Some(self.pid), body)?;
+        Ok((pid, monitor.expect("a watched spawn always sets a monitor")))
+    }
+
     /// Spawns another process (not linked: see [`Process::link`]).
     pub fn spawn<F, Fut>(&self, label: &str, body: F) -> Result<Pid, OpError>
     where
@@ -479,7 +543,10 @@ impl Process {
             if txn.table.procs.contains_key(&other) {
                 txn.entry(self.pid).links.insert(other);
                 txn.entry(other).links.insert(self.pid);
-                txn.emit(Event::Linked { a: self.pid, b: other });
+                txn.emit(Event::Linked {
+                    a: self.pid,
+                    b: other,
+                });
             } else {
                 txn.exit_signal(other, self.pid, ExitReason::Noproc);
             }
@@ -505,27 +572,7 @@ impl Process {
     pub fn monitor(&self, target: Pid) -> Result<Ref, OpError> {
         self.node.op(self.pid, |txn| {
             txn.check_pid(target)?;
-            let monitor = Ref(txn.table.next_ref);
-            txn.table.next_ref += 1;
-            if txn.table.procs.contains_key(&target) {
-                txn.entry(self.pid).watching.insert(monitor, target);
-                txn.entry(target).watchers.insert(monitor, self.pid);
-                txn.emit(Event::Monitored {
-                    watcher: self.pid,
-                    target,
-                    monitor,
-                });
-            } else {
-                txn.deliver(
-                    self.pid,
-                    Message::Down {
-                        monitor,
-                        pid: target,
-                        reason: ExitReason::Noproc,
-                    },
-                );
-            }
-            Ok(monitor)
+            Ok(txn.monitor(self.pid, target))
         })
     }
 
@@ -545,8 +592,9 @@ impl Process {
     /// ending this process; returns the previous setting. `kill` is never
     /// trapped.
     pub fn trap_exit(&self, on: bool) -> Result<bool, OpError> {
-        self.node
-            .op(self.pid, |txn| Ok(std::mem::replace(&mut txn.entry(self.pid).trap_exit, on)))
+        self.node.op(self.pid, |txn| {
+            Ok(std::mem::replace(&mut txn.entry(self.pid).trap_exit, on))
+        })
     }
 
     /// Registers `pid` under `name` until it ends or is unregistered.
@@ -714,6 +762,32 @@ impl Txn<'_> {
         }
     }
 
+    /// `watcher` monitors `target` (a `down` with `noproc` at once if
+    /// `target` has ended).
+    fn monitor(&mut self, watcher: Pid, target: Pid) -> Ref {
+        let monitor = Ref(self.table.next_ref);
+        self.table.next_ref += 1;
+        if self.table.procs.contains_key(&target) {
+            self.entry(watcher).watching.insert(monitor, target);
+            self.entry(target).watchers.insert(monitor, watcher);
+            self.emit(Event::Monitored {
+                watcher,
+                target,
+                monitor,
+            });
+        } else {
+            self.deliver(
+                watcher,
+                Message::Down {
+                    monitor,
+                    pid: target,
+                    reason: ExitReason::Noproc,
+                },
+            );
+        }
+        monitor
+    }
+
     fn register(&mut self, name: &str, pid: Pid) -> Result<(), OpError> {
         let limit = self.inner.limits.name_bytes;
         if name.is_empty() || name.len() > limit || name.chars().any(char::is_control) {
@@ -761,7 +835,10 @@ impl Table {
     /// broke it rather than later and elsewhere.
     fn assert_consistent(&self) {
         for (&pid, entry) in &self.procs {
-            assert!(pid.0 > 0 && pid.0 < self.next_pid, "pid {pid} outside issued range");
+            assert!(
+                pid.0 > 0 && pid.0 < self.next_pid,
+                "pid {pid} outside issued range"
+            );
             for linked in &entry.links {
                 let partner = self.procs.get(linked);
                 assert!(
@@ -784,7 +861,11 @@ impl Table {
                 );
             }
             if let Some(name) = &entry.name {
-                assert_eq!(self.names.get(name), Some(&pid), "name {name:?} of {pid} not in registry");
+                assert_eq!(
+                    self.names.get(name),
+                    Some(&pid),
+                    "name {name:?} of {pid} not in registry"
+                );
             }
         }
         for (name, pid) in &self.names {

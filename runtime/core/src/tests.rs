@@ -23,7 +23,9 @@ fn exits_on_message(node: &Node) -> Pid {
     node.spawn("exits-on-message", |me| async move {
         match me.receive().await {
             Message::Data { bytes, .. } if bytes == b"normal" => ExitReason::Normal,
-            Message::Data { bytes, .. } => ExitReason::Custom(String::from_utf8_lossy(&bytes).into()),
+            Message::Data { bytes, .. } => {
+                ExitReason::Custom(String::from_utf8_lossy(&bytes).into())
+            }
             other => ExitReason::Custom(format!("unexpected {other:?}")),
         }
     })
@@ -32,7 +34,9 @@ fn exits_on_message(node: &Node) -> Pid {
 
 async fn expect_down(watcher: &Process, pid: Pid) -> ExitReason {
     match watcher.receive().await {
-        Message::Down { pid: down, reason, .. } if down == pid => reason,
+        Message::Down {
+            pid: down, reason, ..
+        } if down == pid => reason,
         other => panic!("expected down of {pid}, got {other:?}"),
     }
 }
@@ -51,7 +55,13 @@ fn mailbox_is_fifo_and_send_never_blocks() {
             a.send(b.pid(), vec![n]).unwrap();
         }
         for n in 0..100u8 {
-            assert_eq!(b.receive().await, Message::Data { from: a.pid(), bytes: vec![n] });
+            assert_eq!(
+                b.receive().await,
+                Message::Data {
+                    from: a.pid(),
+                    bytes: vec![n]
+                }
+            );
         }
         assert_eq!(b.try_receive(), None);
     });
@@ -91,7 +101,10 @@ fn a_pid_never_issued_is_refused_everywhere() {
 #[test]
 fn a_message_over_the_size_limit_is_refused() {
     run(async {
-        let limits = Limits { message_bytes: 8, ..Limits::default() };
+        let limits = Limits {
+            message_bytes: 8,
+            ..Limits::default()
+        };
         let node = Node::new(limits);
         let me = attach(&node, "me");
         assert_eq!(me.send(me.pid(), vec![0; 8]), Ok(()));
@@ -99,7 +112,13 @@ fn a_message_over_the_size_limit_is_refused() {
             me.send(me.pid(), vec![0; 9]),
             Err(OpError::MessageTooLarge { bytes: 9, limit: 8 })
         );
-        assert_eq!(me.receive().await, Message::Data { from: me.pid(), bytes: vec![0; 8] });
+        assert_eq!(
+            me.receive().await,
+            Message::Data {
+                from: me.pid(),
+                bytes: vec![0; 8]
+            }
+        );
         assert_eq!(me.try_receive(), None);
     });
 }
@@ -111,7 +130,10 @@ fn receive_timeout_returns_none_at_the_deadline_and_a_message_before_it() {
         let me = attach(&node, "me");
         let start = time::now();
         assert_eq!(me.receive_timeout(Duration::from_millis(30)).await, None);
-        assert!(time::now() >= start + Duration::from_millis(30), "returned before the deadline");
+        assert!(
+            time::now() >= start + Duration::from_millis(30),
+            "returned before the deadline"
+        );
 
         let sender = me.pid();
         node.spawn("late-sender", move |p| async move {
@@ -164,14 +186,23 @@ fn trap_exit_turns_exit_signals_into_messages() {
                 "normal" => ExitReason::Normal,
                 other => ExitReason::Custom(other.into()),
             };
-            assert_eq!(trapper.receive().await, Message::Exit { from: dying, reason: expected });
+            assert_eq!(
+                trapper.receive().await,
+                Message::Exit {
+                    from: dying,
+                    reason: expected
+                }
+            );
         }
         // A trapped `exit` from another process is a message too, even `normal`.
         let other = attach(&node, "other");
         other.exit(trapper.pid(), ExitReason::Normal).unwrap();
         assert_eq!(
             trapper.receive().await,
-            Message::Exit { from: other.pid(), reason: ExitReason::Normal }
+            Message::Exit {
+                from: other.pid(),
+                reason: ExitReason::Normal
+            }
         );
         assert!(node.is_alive(trapper.pid()));
     });
@@ -190,13 +221,22 @@ fn linking_to_a_dead_pid_delivers_noproc_at_once() {
         let trapper = attach(&node, "trapper");
         trapper.trap_exit(true).unwrap();
         trapper.link(dead).unwrap();
-        assert_eq!(trapper.try_receive(), Some(Message::Exit { from: dead, reason: ExitReason::Noproc }));
+        assert_eq!(
+            trapper.try_receive(),
+            Some(Message::Exit {
+                from: dead,
+                reason: ExitReason::Noproc
+            })
+        );
 
         let plain = attach(&node, "plain");
         watcher.monitor(plain.pid()).unwrap();
         plain.link(dead).unwrap();
         assert_eq!(expect_down(&watcher, plain.pid()).await, ExitReason::Noproc);
-        assert_eq!(plain.send(watcher.pid(), vec![]), Err(OpError::CallerExited(plain.pid())));
+        assert_eq!(
+            plain.send(watcher.pid(), vec![]),
+            Err(OpError::CallerExited(plain.pid()))
+        );
     });
 }
 
@@ -210,13 +250,21 @@ fn monitors_deliver_down_with_the_reason_and_noproc_for_the_dead() {
         node.send(target, b"out of coffee".to_vec()).unwrap();
         assert_eq!(
             watcher.receive().await,
-            Message::Down { monitor, pid: target, reason: ExitReason::Custom("out of coffee".into()) }
+            Message::Down {
+                monitor,
+                pid: target,
+                reason: ExitReason::Custom("out of coffee".into())
+            }
         );
         let again = watcher.monitor(target).unwrap();
         assert_ne!(again, monitor, "every monitor gets its own reference");
         assert_eq!(
             watcher.try_receive(),
-            Some(Message::Down { monitor: again, pid: target, reason: ExitReason::Noproc })
+            Some(Message::Down {
+                monitor: again,
+                pid: target,
+                reason: ExitReason::Noproc
+            })
         );
     });
 }
@@ -233,9 +281,16 @@ fn demonitor_means_no_down_and_a_monitor_fires_once() {
         node.send(target, b"normal".to_vec()).unwrap();
         assert_eq!(
             watcher.receive().await,
-            Message::Down { monitor: kept, pid: target, reason: ExitReason::Normal }
+            Message::Down {
+                monitor: kept,
+                pid: target,
+                reason: ExitReason::Normal
+            }
         );
-        assert_eq!(watcher.receive_timeout(Duration::from_millis(20)).await, None);
+        assert_eq!(
+            watcher.receive_timeout(Duration::from_millis(20)).await,
+            None
+        );
         watcher.demonitor(kept).unwrap();
     });
 }
@@ -253,10 +308,16 @@ fn kill_cannot_be_trapped_but_its_link_signal_can() {
         watcher.monitor(victim.pid()).unwrap();
 
         watcher.exit(victim.pid(), ExitReason::Killed).unwrap();
-        assert_eq!(expect_down(&watcher, victim.pid()).await, ExitReason::Killed);
+        assert_eq!(
+            expect_down(&watcher, victim.pid()).await,
+            ExitReason::Killed
+        );
         assert_eq!(
             friend.receive().await,
-            Message::Exit { from: victim.pid(), reason: ExitReason::Killed }
+            Message::Exit {
+                from: victim.pid(),
+                reason: ExitReason::Killed
+            }
         );
         assert!(node.is_alive(friend.pid()));
     });
@@ -273,8 +334,13 @@ fn exit_with_normal_ignores_others_but_ends_the_caller() {
         quitter.exit(bystander.pid(), ExitReason::Normal).unwrap();
         assert!(node.is_alive(bystander.pid()));
         quitter.exit(quitter.pid(), ExitReason::Normal).unwrap();
-        assert_eq!(expect_down(&watcher, quitter.pid()).await, ExitReason::Normal);
-        watcher.exit(bystander.pid(), ExitReason::Custom("shutdown".into())).unwrap();
+        assert_eq!(
+            expect_down(&watcher, quitter.pid()).await,
+            ExitReason::Normal
+        );
+        watcher
+            .exit(bystander.pid(), ExitReason::Custom("shutdown".into()))
+            .unwrap();
         assert!(!node.is_alive(bystander.pid()));
     });
 }
@@ -291,7 +357,8 @@ fn a_link_cascade_carries_the_first_reason_down_the_chain() {
         for p in &chain {
             watcher.monitor(p.pid()).unwrap();
         }
-        node.exit(chain[2].pid(), ExitReason::Trap("boom".into())).unwrap();
+        node.exit(chain[2].pid(), ExitReason::Trap("boom".into()))
+            .unwrap();
         for p in &chain {
             assert!(!node.is_alive(p.pid()));
         }
@@ -303,7 +370,10 @@ fn a_link_cascade_carries_the_first_reason_down_the_chain() {
         let pids: Vec<u64> = chain.iter().map(|p| p.pid().as_raw()).collect();
         // Breadth-first from the cause, neighbours in pid order.
         let order = [pids[2], pids[1], pids[3], pids[0], pids[4]];
-        assert_eq!(downs, order.iter().map(|&p| (p, boom.clone())).collect::<Vec<_>>());
+        assert_eq!(
+            downs,
+            order.iter().map(|&p| (p, boom.clone())).collect::<Vec<_>>()
+        );
     });
 }
 
@@ -317,11 +387,17 @@ fn names_die_with_their_process_and_can_be_taken_again() {
         assert_eq!(node.whereis("svc"), Some(first));
         assert_eq!(
             me.register("svc", me.pid()),
-            Err(OpError::NameTaken { name: "svc".into(), pid: first })
+            Err(OpError::NameTaken {
+                name: "svc".into(),
+                pid: first
+            })
         );
         assert_eq!(
             me.register("other", first),
-            Err(OpError::AlreadyRegistered { pid: first, name: "svc".into() })
+            Err(OpError::AlreadyRegistered {
+                pid: first,
+                name: "svc".into()
+            })
         );
         me.monitor(first).unwrap();
         node.send(first, b"normal".to_vec()).unwrap();
@@ -333,7 +409,10 @@ fn names_die_with_their_process_and_can_be_taken_again() {
         assert_eq!(me.whereis("svc"), Some(second));
         me.unregister("svc").unwrap();
         assert_eq!(node.whereis("svc"), None);
-        assert_eq!(me.unregister("svc"), Err(OpError::NotRegistered("svc".into())));
+        assert_eq!(
+            me.unregister("svc"),
+            Err(OpError::NotRegistered("svc".into()))
+        );
         assert_eq!(me.register("dead", first), Err(OpError::Noproc(first)));
     });
 }
@@ -341,10 +420,16 @@ fn names_die_with_their_process_and_can_be_taken_again() {
 #[test]
 fn bad_names_are_refused() {
     run(async {
-        let node = Node::new(Limits { name_bytes: 4, ..Limits::default() });
+        let node = Node::new(Limits {
+            name_bytes: 4,
+            ..Limits::default()
+        });
         let me = attach(&node, "me");
         for bad in ["", "toolong", "a\nb"] {
-            assert!(matches!(me.register(bad, me.pid()), Err(OpError::InvalidName { .. })), "{bad:?}");
+            assert!(
+                matches!(me.register(bad, me.pid()), Err(OpError::InvalidName { .. })),
+                "{bad:?}"
+            );
         }
         me.register("ok", me.pid()).unwrap();
     });
@@ -353,7 +438,10 @@ fn bad_names_are_refused() {
 #[test]
 fn a_full_mailbox_ends_its_owner_with_mailbox_overflow() {
     run(async {
-        let node = Node::new(Limits { mailbox_len: 3, ..Limits::default() });
+        let node = Node::new(Limits {
+            mailbox_len: 3,
+            ..Limits::default()
+        });
         let watcher = attach(&node, "watcher");
         let lazy = attach(&node, "lazy");
         watcher.monitor(lazy.pid()).unwrap();
@@ -362,14 +450,20 @@ fn a_full_mailbox_ends_its_owner_with_mailbox_overflow() {
         }
         assert!(node.is_alive(lazy.pid()));
         watcher.send(lazy.pid(), vec![]).unwrap();
-        assert_eq!(expect_down(&watcher, lazy.pid()).await, ExitReason::MailboxOverflow);
+        assert_eq!(
+            expect_down(&watcher, lazy.pid()).await,
+            ExitReason::MailboxOverflow
+        );
     });
 }
 
 #[test]
 fn spawn_beyond_the_process_limit_is_refused() {
     run(async {
-        let node = Node::new(Limits { max_processes: 2, ..Limits::default() });
+        let node = Node::new(Limits {
+            max_processes: 2,
+            ..Limits::default()
+        });
         let a = attach(&node, "a");
         attach(&node, "b");
         let refused = node.spawn("c", |_| async { ExitReason::Normal });

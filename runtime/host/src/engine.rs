@@ -21,6 +21,16 @@ const MEMORIES_PER_PROCESS: u32 = 2;
 /// Unmapped bytes after each linear memory slot.
 const MEMORY_GUARD_BYTES: u64 = 64 << 10;
 
+/// The preemption in force: fuel under simulation whatever the config says,
+/// because only fuel is deterministic (and epochs need a ticker thread).
+pub(crate) fn preemption(settings: &Runtime) -> Preemption {
+    if cfg!(madsim) {
+        Preemption::Fuel
+    } else {
+        settings.preemption
+    }
+}
+
 pub(crate) fn new(settings: &Runtime) -> Result<Engine, HostError> {
     let slots = u32::try_from(settings.max_processes)
         .map_err(|_| HostError::Engine("max-processes does not fit in 32 bits".into()))?;
@@ -45,24 +55,25 @@ pub(crate) fn new(settings: &Runtime) -> Result<Engine, HostError> {
         .memory_reservation(memory_bytes)
         .memory_guard_size(MEMORY_GUARD_BYTES)
         .memory_init_cow(true)
-        .consume_fuel(settings.preemption == Preemption::Fuel || settings.max_fuel.is_some())
-        .epoch_interruption(settings.preemption == Preemption::Epoch);
+        .consume_fuel(preemption(settings) == Preemption::Fuel || settings.max_fuel.is_some())
+        .epoch_interruption(preemption(settings) == Preemption::Epoch);
     // Under simulation nothing may start OS threads (see TOOLCHAIN.md).
     #[cfg(madsim)]
     config.parallel_compilation(false);
     Engine::new(&config).map_err(|e| HostError::Engine(e.to_string()))
 }
 
-/// Ticks the engine's epoch so that epoch-preempted guests yield.
-pub(crate) fn start_epoch_ticker(engine: &Engine, tick_ms: u64) -> rusm_rt::task::JoinHandle<()> {
+/// Ticks the engine's epoch so that epoch-preempted guests yield. A thread,
+/// not a task: a task would need a free worker, and busy guests yield only
+/// on a tick (a livelock with every worker busy).
+pub(crate) fn start_epoch_ticker(
+    engine: &Engine,
+    tick_ms: u64,
+) -> Result<rusm_rt::thread::Ticker, HostError> {
     let engine = engine.clone();
-    let tick = rusm_rt::time::Duration::from_millis(tick_ms.max(1));
-    rusm_rt::task::spawn(async move {
-        loop {
-            rusm_rt::time::sleep(tick).await;
-            engine.increment_epoch();
-        }
-    })
+    let period = rusm_rt::time::Duration::from_millis(tick_ms.max(1));
+    rusm_rt::thread::Ticker::start("rusm-epoch", period, move || engine.increment_epoch())
+        .map_err(|e| HostError::Engine(format!("cannot start the epoch ticker thread: {e}")))
 }
 
 /// Compiles (or loads from the cache) one component and links it, once, so
@@ -76,8 +87,12 @@ pub(crate) fn load(
         component: source.name.clone(),
         message,
     };
-    let wasm = std::fs::read(&source.wasm)
-        .map_err(|e| fail(format!("cannot read {}: {e} (run `rusm build`?)", source.wasm.display())))?;
+    let wasm = std::fs::read(&source.wasm).map_err(|e| {
+        fail(format!(
+            "cannot read {}: {e} (run `rusm build`?)",
+            source.wasm.display()
+        ))
+    })?;
     let component = match cache_dir {
         Some(dir) => cached(engine, &wasm, dir),
         None => Component::from_binary(engine, &wasm),
@@ -130,5 +145,9 @@ fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
     let mut sha = Sha(Sha256::new());
     std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut sha);
     sha.0.update(wasm);
-    sha.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    sha.0
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -48,7 +48,8 @@ impl wit::Host for ProcState {
                 init.len()
             )));
         }
-        let spawned = crate::process::spawn(&self.shared, &component, init);
+        let spawned =
+            crate::process::spawn(&self.shared, None, &component, init).map(|(pid, _)| pid);
         self.still_alive()?;
         Ok(spawned.map(Pid::as_raw).map_err(|e| e.to_string()))
     }
@@ -100,7 +101,9 @@ impl wit::Host for ProcState {
             return Ok(Err(self.denied("register")));
         }
         match self.process.register(&name, Pid::from_raw(pid)) {
-            Err(e @ (OpError::InvalidPid(_) | OpError::CallerExited(_))) => self.checked("register", Err(e)),
+            Err(e @ (OpError::InvalidPid(_) | OpError::CallerExited(_))) => {
+                self.checked("register", Err(e))
+            }
             result => Ok(result.map_err(|e| e.to_string())),
         }
     }
@@ -145,7 +148,9 @@ impl ProcState {
                 Ok(value)
             }
             Err(OpError::CallerExited(_)) => Err(self.still_alive().err().unwrap_or_else(|| {
-                self.end(ExitReason::Trap(format!("{call}: the process had already exited")))
+                self.end(ExitReason::Trap(format!(
+                    "{call}: the process had already exited"
+                )))
             })),
             Err(refusal) => Err(self.end(ExitReason::Trap(format!("{call}: {refusal}")))),
         }
@@ -186,7 +191,11 @@ impl From<Message> for wit::Message {
                 from: from.as_raw(),
                 bytes,
             }),
-            Message::Down { monitor, pid, reason } => wit::Message::Down(wit::Down {
+            Message::Down {
+                monitor,
+                pid,
+                reason,
+            } => wit::Message::Down(wit::Down {
                 monitor: monitor.as_raw(),
                 pid: pid.as_raw(),
                 reason: reason.into(),

@@ -34,7 +34,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use rusm_config::{Capabilities, Preemption, Runtime};
-use rusm_core::{Limits, Node, Observer, OpError, Pid};
+use rusm_core::{Limits, Node, Observer, OpError, Pid, Process, Ref};
 use wasmtime::Engine;
 use wasmtime_wasi::p2::bindings::CommandPre;
 
@@ -66,9 +66,15 @@ impl fmt::Display for HostError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             HostError::Engine(message) => write!(f, "cannot configure wasmtime: {message}"),
-            HostError::Compile { component, message } => write!(f, "component {component}: {message}"),
+            HostError::Compile { component, message } => {
+                write!(f, "component {component}: {message}")
+            }
             HostError::UnknownComponent { name, known } => {
-                write!(f, "no component named {name:?} (the app has: {})", known.join(", "))
+                write!(
+                    f,
+                    "no component named {name:?} (the app has: {})",
+                    known.join(", ")
+                )
             }
             HostError::Spawn(e) => write!(f, "{e}"),
         }
@@ -97,8 +103,8 @@ impl HostBuilder {
         self
     }
 
-    /// Compiles `components` and starts the node. Must run inside the `rt`
-    /// runtime when epoch preemption is configured (it starts the ticker).
+    /// Compiles `components` and starts the node (and, with epoch
+    /// preemption, the thread that ticks the epoch).
     pub fn build(self, components: Vec<ComponentSource>) -> Result<Host, HostError> {
         let engine = engine::new(&self.settings)?;
         let mut loaded = BTreeMap::new();
@@ -122,8 +128,13 @@ impl HostBuilder {
             Some(observer) => Node::with_observer(limits, observer),
             None => Node::new(limits),
         };
-        let ticker = (self.settings.preemption == Preemption::Epoch)
-            .then(|| engine::start_epoch_ticker(&engine, self.settings.epoch_tick_ms));
+        let ticker = match engine::preemption(&self.settings) {
+            Preemption::Epoch => Some(engine::start_epoch_ticker(
+                &engine,
+                self.settings.epoch_tick_ms,
+            )?),
+            Preemption::Fuel => None,
+        };
         Ok(Host {
             shared: Arc::new(Shared {
                 node,
@@ -147,15 +158,9 @@ pub(crate) struct Shared {
     engine: Engine,
     settings: Runtime,
     components: BTreeMap<String, Loaded>,
-    ticker: Option<rusm_rt::task::JoinHandle<()>>,
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        if let Some(ticker) = &self.ticker {
-            ticker.abort();
-        }
-    }
+    /// Stops with the host.
+    #[allow(dead_code, reason = "held for its Drop, which stops the ticker thread")]
+    ticker: Option<rusm_rt::thread::Ticker>,
 }
 
 struct Loaded {
@@ -185,6 +190,18 @@ impl Host {
 
     /// Spawns a process running `component` with an init payload.
     pub fn spawn(&self, component: &str, init: Vec<u8>) -> Result<Pid, HostError> {
-        process::spawn(&self.shared, component, init)
+        process::spawn(&self.shared, None, component, init).map(|(pid, _)| pid)
+    }
+
+    /// Spawns a process monitored by `watcher` from its first instant: its
+    /// `down` arrives even if it ends at once.
+    pub fn spawn_monitor(
+        &self,
+        watcher: &Process,
+        component: &str,
+        init: Vec<u8>,
+    ) -> Result<(Pid, Ref), HostError> {
+        let (pid, monitor) = process::spawn(&self.shared, Some(watcher), component, init)?;
+        Ok((pid, monitor.expect("a watched spawn always sets a monitor")))
     }
 }

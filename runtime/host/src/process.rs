@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use rusm_config::{Capabilities, Preemption, Runtime};
-use rusm_core::{ExitReason, Pid, Process};
+use rusm_core::{ExitReason, Pid, Process, Ref};
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Store, Trap};
 use wasmtime_wasi::p2::bindings::CommandPre;
@@ -37,36 +37,47 @@ impl WasiView for ProcState {
     }
 }
 
-/// Spawns `component` as a new process of the node.
-pub(crate) fn spawn(shared: &Arc<Shared>, component: &str, init: Vec<u8>) -> Result<Pid, HostError> {
-    let (name, loaded) = shared
-        .components
-        .get_key_value(component)
-        .ok_or_else(|| HostError::UnknownComponent {
-            name: component.to_string(),
-            known: shared.components.keys().cloned().collect(),
-        })?;
+/// Spawns `component` as a new process of the node, monitored by `watcher`
+/// from its first instant when one is given.
+pub(crate) fn spawn(
+    shared: &Arc<Shared>,
+    watcher: Option<&Process>,
+    component: &str,
+    init: Vec<u8>,
+) -> Result<(Pid, Option<Ref>), HostError> {
+    let (name, loaded) =
+        shared
+            .components
+            .get_key_value(component)
+            .ok_or_else(|| HostError::UnknownComponent {
+                name: component.to_string(),
+                known: shared.components.keys().cloned().collect(),
+            })?;
     let pre = loaded.pre.clone();
     let capabilities = loaded.capabilities.clone();
     let component: Arc<str> = Arc::from(name.as_str());
     let owner = shared.clone();
-    shared
-        .node
-        .spawn(name, move |process| async move {
-            let state = ProcState {
-                wasi: crate::wasi::context(&component, capabilities.allow_stdio),
-                table: ResourceTable::new(),
-                process,
-                memory: MemoryLimit::new(owner.settings.memory_limit_mib),
-                shared: owner,
-                capabilities,
-                component,
-                init,
-                exit: None,
-            };
-            run(pre, state).await
-        })
-        .map_err(HostError::Spawn)
+    let body = move |process| async move {
+        let state = ProcState {
+            wasi: crate::wasi::context(&component, capabilities.allow_stdio),
+            table: ResourceTable::new(),
+            process,
+            memory: MemoryLimit::new(owner.settings.memory_limit_mib),
+            shared: owner,
+            capabilities,
+            component,
+            init,
+            exit: None,
+        };
+        run(pre, state).await
+    };
+    match watcher {
+        None => shared.node.spawn(name, body).map(|pid| (pid, None)),
+        Some(watcher) => watcher
+            .spawn_monitor(name, body)
+            .map(|(pid, m)| (pid, Some(m))),
+    }
+    .map_err(HostError::Spawn)
 }
 
 /// Instantiates the component and runs its `main` to the end; the process's
@@ -89,11 +100,14 @@ async fn run(pre: CommandPre<ProcState>, state: ProcState) -> ExitReason {
 /// Preemption (a yield every slice of fuel, or at every epoch tick) and the
 /// lifetime fuel budget.
 fn schedule(store: &mut Store<ProcState>, settings: &Runtime) -> wasmtime::Result<()> {
-    if settings.preemption == Preemption::Fuel || settings.max_fuel.is_some() {
+    let preemption = crate::engine::preemption(settings);
+    if preemption == Preemption::Fuel || settings.max_fuel.is_some() {
         store.set_fuel(settings.max_fuel.unwrap_or(u64::MAX))?;
     }
-    match settings.preemption {
-        Preemption::Fuel => store.fuel_async_yield_interval(Some(settings.fuel_per_slice.max(1)))?,
+    match preemption {
+        Preemption::Fuel => {
+            store.fuel_async_yield_interval(Some(settings.fuel_per_slice.max(1)))?
+        }
         Preemption::Epoch => {
             store.set_epoch_deadline(1);
             store.epoch_deadline_async_yield_and_update(1);
@@ -123,7 +137,14 @@ fn exit_reason(outcome: wasmtime::Result<Result<(), ()>>, state: &ProcState) -> 
     match error.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => ExitReason::OutOfFuel,
         Some(Trap::StackOverflow) => ExitReason::Trap("stack overflow".into()),
-        Some(trap) => ExitReason::Trap(trap.to_string()),
+        Some(trap) => {
+            let text = trap.to_string();
+            ExitReason::Trap(
+                text.strip_prefix("wasm trap: ")
+                    .unwrap_or(&text)
+                    .to_string(),
+            )
+        }
         None => ExitReason::Trap(format!("{error}")),
     }
 }
@@ -148,7 +169,12 @@ impl MemoryLimit {
 }
 
 impl ResourceLimiter for MemoryLimit {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.max_bytes {
             self.exceeded = true;
             wasmtime::bail!("memory limit of {} bytes exceeded", self.max_bytes);
@@ -156,7 +182,12 @@ impl ResourceLimiter for MemoryLimit {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 }

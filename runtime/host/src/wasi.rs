@@ -20,7 +20,9 @@ pub(crate) fn context(component: &str, allow_stdio: bool) -> WasiCtx {
         })
         .secure_random(RtRandom)
         .insecure_random(RtRandom)
-        .insecure_random_seed(u128::from(rusm_rt::rand::u64()) << 64 | u128::from(rusm_rt::rand::u64()));
+        .insecure_random_seed(
+            u128::from(rusm_rt::rand::u64()) << 64 | u128::from(rusm_rt::rand::u64()),
+        );
     if allow_stdio {
         builder.inherit_stdout().inherit_stderr();
     }
@@ -35,7 +37,9 @@ impl HostWallClock for WallClock {
     }
 
     fn now(&self) -> Duration {
-        rusm_rt::time::system_time().duration_since(UNIX_EPOCH).unwrap_or_default()
+        rusm_rt::time::system_time()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
     }
 }
 

@@ -74,6 +74,47 @@ pub mod task {
     }
 }
 
+/// OS threads, for the one job a task cannot do: ticking while every worker
+/// is busy. Not available under simulation (madsim forbids threads), where
+/// nothing needs it.
+pub mod thread {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// Calls a function periodically on its own thread until dropped.
+    pub struct Ticker {
+        stop: Option<mpsc::Sender<()>>,
+    }
+
+    impl Ticker {
+        /// Calls `tick` every `period` on a new OS thread named `name`.
+        /// Epoch preemption needs this: its tick must come even when every
+        /// runtime worker is busy running guests that yield only on a tick.
+        pub fn start(
+            name: &str,
+            period: Duration,
+            mut tick: impl FnMut() + Send + 'static,
+        ) -> std::io::Result<Ticker> {
+            let (stop, stopped) = mpsc::channel::<()>();
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || {
+                    while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(period) {
+                        tick();
+                    }
+                })?;
+            Ok(Ticker { stop: Some(stop) })
+        }
+    }
+
+    impl Drop for Ticker {
+        fn drop(&mut self) {
+            // Disconnecting the channel ends the thread's loop.
+            self.stop.take();
+        }
+    }
+}
+
 /// Randomness: seeded by the simulator under madsim, from the OS otherwise.
 pub mod rand {
     use madsim::rand::{Rng, RngCore};

@@ -15,9 +15,12 @@ use syn::{FnArg, ItemFn, parse_macro_input};
 #[proc_macro_attribute]
 pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
     if !attr.is_empty() {
-        return syn::Error::new(proc_macro2::Span::call_site(), "#[rusm_rs::main] takes no arguments")
-            .to_compile_error()
-            .into();
+        return syn::Error::new(
+            proc_macro2::Span::call_site(),
+            "#[rusm_rs::main] takes no arguments",
+        )
+        .to_compile_error()
+        .into();
     }
     let user = parse_macro_input!(item as ItemFn);
     let body = &user.block;

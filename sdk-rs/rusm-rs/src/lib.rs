@@ -256,7 +256,14 @@ pub mod __private {
     /// Run first by `#[rusm_rs::main]`: a panic ends the process with reason
     /// `trap(<panic message>)`.
     pub fn start() {
-        std::panic::set_hook(Box::new(|info| super::host::fail(&info.to_string())));
+        std::panic::set_hook(Box::new(|info| {
+            let what = info.payload_as_str().unwrap_or("a non-text payload");
+            let message = match info.location() {
+                Some(at) => format!("panicked at {}:{}: {what}", at.file(), at.line()),
+                None => format!("panicked: {what}"),
+            };
+            super::host::fail(&message)
+        }));
     }
 
     /// The init payload decoded into `main`'s argument type.

@@ -105,7 +105,10 @@ mod tests {
             let bytes = encode(&reason).unwrap();
             assert_eq!(decode::<ExitReason>(&bytes).unwrap(), reason);
         }
-        assert_eq!(encode(&ExitReason::Normal).unwrap(), br#"{"reason":"normal"}"#);
+        assert_eq!(
+            encode(&ExitReason::Normal).unwrap(),
+            br#"{"reason":"normal"}"#
+        );
         assert_eq!(
             encode(&ExitReason::Trap("x".into())).unwrap(),
             br#"{"reason":"trap","message":"x"}"#

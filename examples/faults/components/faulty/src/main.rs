@@ -18,8 +18,9 @@ enum Behaviour {
     Panic,
     /// Loops forever without yielding.
     Spin,
-    /// Loops forever, sending a tick to `to` every `every` iterations.
-    Ticker { to: Pid, every: u64 },
+    /// Loops forever, sending a tick to `to` every `every` iterations until
+    /// `count` ticks are sent (then it keeps spinning, silently).
+    Ticker { to: Pid, every: u64, count: u64 },
     /// Allocates until memory runs out.
     Oom,
     /// Recurses without end.
@@ -45,12 +46,14 @@ fn main(behaviour: Behaviour) {
         Behaviour::Spin => loop {
             black_box(());
         },
-        Behaviour::Ticker { to, every } => {
+        Behaviour::Ticker { to, every, count } => {
             for tick in 0u64.. {
                 for i in 0..every {
                     black_box(i);
                 }
-                send(to, &tick);
+                if tick < count {
+                    send(to, &tick);
+                }
             }
         }
         Behaviour::Oom => {
@@ -81,9 +84,10 @@ fn main(behaviour: Behaviour) {
     }
 }
 
-// Unbounded on purpose: this is the stack overflow.
+// Unbounded on purpose: this is the stack overflow. Small frames, so it is
+// wasm's own call stack that overflows (a large local would live on the
+// guest's shadow stack in linear memory and end as an out-of-bounds access).
 #[allow(unconditional_recursion)]
 fn recurse(n: u64) -> u64 {
-    let frame = black_box([n; 64]);
-    recurse(black_box(frame[0] + 1)) + frame[63]
+    recurse(black_box(n + 1)) + 1
 }

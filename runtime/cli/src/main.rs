@@ -1,0 +1,141 @@
+//! `rusm`: build an app's components, run it.
+//!
+//! ```text
+//! rusm build examples/ping-pong     # components/<name>/ -> wasm/<name>.wasm
+//! rusm run examples/ping-pong       # boot a node, spawn the entry, wait for it
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use rusm_config::{AppConfig, LogLevel};
+use rusm_core::{Event, ExitReason, Message, Observer};
+use rusm_host::{ComponentSource, Host};
+
+#[derive(Parser)]
+#[command(
+    name = "rusm",
+    version,
+    about = "An Erlang-style actor runtime for WebAssembly components"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile every components/<name>/ of an app to wasm/<name>.wasm.
+    Build {
+        /// The app directory (holding rusm.toml and components/).
+        #[arg(default_value = ".")]
+        app: PathBuf,
+        /// Cargo's target directory for the guest build (default: <app>/target).
+        #[arg(long)]
+        target_dir: Option<PathBuf>,
+    },
+    /// Boot a node for the app, spawn its entry component and wait for it to end.
+    Run {
+        /// The app directory (holding rusm.toml and wasm/).
+        #[arg(default_value = ".")]
+        app: PathBuf,
+        /// The entry's init payload, instead of `[app] init`.
+        #[arg(long)]
+        init: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let outcome = match Cli::parse().command {
+        Command::Build { app, target_dir } => build(&app, target_dir.as_deref()),
+        Command::Run { app, init } => run(&app, init),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("rusm: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn build(app: &Path, target_dir: Option<&Path>) -> Result<ExitCode, String> {
+    AppConfig::load(app).map_err(|e| e.to_string())?;
+    for built in rusm_build::build_app(app, target_dir).map_err(|e| e.to_string())? {
+        eprintln!("rusm build {} -> {}", built.name, built.wasm.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the app until its entry process ends; the exit code says whether it
+/// ended normally.
+fn run(app: &Path, init: Option<String>) -> Result<ExitCode, String> {
+    let config = AppConfig::load(app).map_err(|e| e.to_string())?;
+    let names = rusm_build::rust_components(app).map_err(|e| e.to_string())?;
+    config.check_components(&names).map_err(|e| e.to_string())?;
+    let components: Vec<ComponentSource> = names
+        .iter()
+        .map(|name| ComponentSource {
+            name: name.clone(),
+            wasm: app.join("wasm").join(format!("{name}.wasm")),
+            capabilities: config.capabilities(name),
+        })
+        .collect();
+    let init = init.unwrap_or_else(|| config.app.init.clone()).into_bytes();
+    rusm_rt::block_on(async move {
+        let host = Host::builder(config.runtime.clone())
+            .observer(Arc::new(LifecycleLog(config.log.level)))
+            .cache_dir(app.join(&config.runtime.cache_dir))
+            .build(components)
+            .map_err(|e| e.to_string())?;
+        // The node itself watches the entry, from a process of its own.
+        let (reason_tx, reason_rx) = rusm_rt::sync::oneshot::channel();
+        let entry = config.app.entry.clone();
+        let host_for_watch = host.clone();
+        host.node()
+            .spawn("rusm", move |me| async move {
+                let reason = match host_for_watch.spawn_monitor(&me, &entry, init) {
+                    Err(e) => Err(e.to_string()),
+                    Ok((_, watch)) => loop {
+                        if let Message::Down {
+                            monitor, reason, ..
+                        } = me.receive().await
+                            && monitor == watch
+                        {
+                            break Ok(reason);
+                        }
+                    },
+                };
+                let _ = reason_tx.send(reason);
+                ExitReason::Normal
+            })
+            .map_err(|e| e.to_string())?;
+        let reason = reason_rx
+            .await
+            .map_err(|_| "the node stopped before the entry ended".to_string())??;
+        Ok(if reason.is_normal() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
+    })
+}
+
+/// The platform's lifecycle log on stderr, each line tagged `rusm` so it is
+/// easy to tell from the apps' own output.
+struct LifecycleLog(LogLevel);
+
+impl Observer for LifecycleLog {
+    fn event(&self, event: Event<'_>) {
+        let level = match event {
+            Event::Exited { reason, .. } if !reason.is_normal() => LogLevel::Warn,
+            Event::Spawned { .. } | Event::Exited { .. } => LogLevel::Info,
+            _ => LogLevel::Debug,
+        };
+        if level <= self.0 {
+            eprintln!("rusm {event}");
+        }
+    }
+}
