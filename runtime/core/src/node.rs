@@ -376,8 +376,7 @@ impl Node {
             .map(|e| e.exit.subscribe());
         async move {
             let mut exited = exited?;
-            let reason = exited.wait_for(Option::is_some).await.ok()?.clone();
-            reason
+            exited.wait_for(Option::is_some).await.ok()?.clone()
         }
     }
 

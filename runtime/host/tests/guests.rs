@@ -148,7 +148,8 @@ fn each_kind_of_misbehaviour_ends_only_its_process_with_the_right_reason() {
             .build(components("faults", |_| Capabilities::default()))
             .unwrap();
         let me = attach(&host);
-        let cases: Vec<(&str, Box<dyn Fn(&ExitReason) -> bool>)> = vec![
+        type Expected = Box<dyn Fn(&ExitReason) -> bool>;
+        let cases: Vec<(&str, Expected)> = vec![
             (r#""normal""#, Box::new(|r| *r == ExitReason::Normal)),
             (
                 r#""trap""#,
