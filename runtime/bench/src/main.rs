@@ -1,0 +1,174 @@
+//! `cargo run --release -p rusm-bench`: prints throughput and latency of the
+//! actor core and of wasm processes on this machine. Figures, not assertions:
+//! nothing here fails on a slow machine.
+
+use std::path::{Path, PathBuf};
+
+use rusm_config::{AppConfig, Capabilities, Runtime};
+use rusm_core::{ExitReason, Limits, Message, Node, Pid, Process};
+use rusm_host::{ComponentSource, Host};
+use rusm_rt::time::{self, Duration};
+
+/// Processes spawned at once in the spawn benchmarks (below every limit).
+const BATCH: usize = 1_000;
+
+fn main() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("rusm benchmarks ({cores} cores, release build)");
+    rusm_rt::block_on(async {
+        core_spawn_exit(200_000).await;
+        core_round_trips(200_000).await;
+        let host = host();
+        component_spawn_exit(&host, 5_000).await;
+        guest_round_trips(&host, 50_000).await;
+    });
+}
+
+/// A process driven by the benchmark itself.
+fn attach(node: &Node) -> Process {
+    let mut handle = None;
+    node.spawn("bench", |me| {
+        handle = Some(me);
+        std::future::pending::<ExitReason>()
+    })
+    .expect("spawn the bench process");
+    handle.expect("spawn hands over the process")
+}
+
+async fn await_downs(me: &Process, mut count: usize) {
+    while count > 0 {
+        if let Message::Down { .. } = me.receive().await {
+            count -= 1;
+        }
+    }
+}
+
+fn per_second(count: usize, elapsed: Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64()
+}
+
+async fn core_spawn_exit(total: usize) {
+    let node = Node::new(Limits::default());
+    let me = attach(&node);
+    let start = time::now();
+    for _ in 0..total / BATCH {
+        for _ in 0..BATCH {
+            me.spawn_monitor("empty", |_| async { ExitReason::Normal })
+                .expect("spawn");
+        }
+        await_downs(&me, BATCH).await;
+    }
+    let elapsed = time::now() - start;
+    println!(
+        "actor core   spawn+exit        {:>12.0} /s   ({total} processes, monitored, {BATCH} at a time)",
+        per_second(total, elapsed)
+    );
+}
+
+async fn core_round_trips(rounds: usize) {
+    let node = Node::new(Limits::default());
+    let me = attach(&node);
+    let echo = node
+        .spawn("echo", |echo| async move {
+            loop {
+                if let Message::Data { from, bytes } = echo.receive().await {
+                    let _ = echo.send(from, bytes);
+                }
+            }
+        })
+        .expect("spawn echo");
+    let mut latencies = Vec::with_capacity(rounds);
+    let start = time::now();
+    for _ in 0..rounds {
+        let sent = time::now();
+        me.send(echo, b"ping".to_vec()).expect("send");
+        me.receive().await;
+        latencies.push(time::now() - sent);
+    }
+    let elapsed = time::now() - start;
+    let (p50, p99) = percentiles(&mut latencies);
+    println!(
+        "actor core   message round trip {:>11.0} /s   p50 {:>7.1} us   p99 {:>7.1} us",
+        per_second(rounds, elapsed),
+        p50,
+        p99
+    );
+}
+
+fn percentiles(latencies: &mut [Duration]) -> (f64, f64) {
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e6;
+    (at(0.50), at(0.99))
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A host with the ping-pong and faults components, built for the occasion.
+fn host() -> Host {
+    let mut components = Vec::new();
+    for app in ["ping-pong", "faults"] {
+        let dir = repo().join("examples").join(app);
+        let built =
+            rusm_build::build_app(&dir, Some(&repo().join("target/guests"))).expect("guest build");
+        let config = AppConfig::load(&dir).expect("rusm.toml");
+        components.extend(built.into_iter().map(|b| ComponentSource {
+            // The app's grants, but quiet: guest output would only add noise.
+            capabilities: Capabilities {
+                allow_stdio: false,
+                ..config.capabilities(&b.name)
+            },
+            name: b.name,
+            wasm: b.wasm,
+        }));
+    }
+    let settings = Runtime {
+        max_processes: 2 * BATCH,
+        ..Runtime::default()
+    };
+    Host::builder(settings)
+        .cache_dir(repo().join("target/rusm-cache"))
+        .build(components)
+        .expect("host")
+}
+
+async fn component_spawn_exit(host: &Host, total: usize) {
+    let me = attach(host.node());
+    let start = time::now();
+    let batch = BATCH / 4;
+    for _ in 0..total / batch {
+        for _ in 0..batch {
+            host.spawn_monitor(&me, "faulty", br#""normal""#.to_vec())
+                .expect("spawn");
+        }
+        await_downs(&me, batch).await;
+    }
+    let elapsed = time::now() - start;
+    println!(
+        "wasm host    component spawn+exit {:>9.0} /s   ({total} instances of faulty, {batch} at a time)",
+        per_second(total, elapsed)
+    );
+}
+
+async fn guest_round_trips(host: &Host, rounds: usize) {
+    let me = attach(host.node());
+    let init = format!(r#"{{"rounds": {rounds}, "linger_ms": 0}}"#);
+    let start = time::now();
+    let (ping, _): (Pid, _) = host
+        .spawn_monitor(&me, "ping", init.into_bytes())
+        .expect("spawn ping");
+    let reason = loop {
+        if let Message::Down { pid, reason, .. } = me.receive().await
+            && pid == ping
+        {
+            break reason;
+        }
+    };
+    let elapsed = time::now() - start;
+    assert_eq!(reason, ExitReason::Normal, "ping must finish its rounds");
+    println!(
+        "wasm host    guest<->guest round trip {:>6.0} /s   ({rounds} JSON ping/pong rounds, incl. spawning both)",
+        per_second(rounds, elapsed)
+    );
+}
