@@ -73,14 +73,15 @@ fn build(app: &Path, target_dir: Option<&Path>) -> Result<ExitCode, String> {
 /// ended normally.
 fn run(app: &Path, init: Option<String>) -> Result<ExitCode, String> {
     let config = AppConfig::load(app).map_err(|e| e.to_string())?;
-    let names = rusm_build::rust_components(app).map_err(|e| e.to_string())?;
+    let built = built_components(app)?;
+    let names: Vec<String> = built.iter().map(|(name, _)| name.clone()).collect();
     config.check_components(&names).map_err(|e| e.to_string())?;
-    let components: Vec<ComponentSource> = names
-        .iter()
-        .map(|name| ComponentSource {
-            name: name.clone(),
-            wasm: app.join("wasm").join(format!("{name}.wasm")),
-            capabilities: config.capabilities(name),
+    let components: Vec<ComponentSource> = built
+        .into_iter()
+        .map(|(name, wasm)| ComponentSource {
+            capabilities: config.capabilities(&name),
+            name,
+            wasm,
         })
         .collect();
     let init = init.unwrap_or_else(|| config.app.init.clone()).into_bytes();
@@ -121,6 +122,37 @@ fn run(app: &Path, init: Option<String>) -> Result<ExitCode, String> {
             ExitCode::FAILURE
         })
     })
+}
+
+/// What `rusm run` runs: the built components, `<app>/wasm/<name>.wasm`, in
+/// name order (an app can ship without its sources).
+fn built_components(app: &Path) -> Result<Vec<(String, PathBuf)>, String> {
+    let dir = app.join("wasm");
+    let entries = std::fs::read_dir(&dir).map_err(|e| {
+        format!(
+            "cannot list {}: {e} (run `rusm build` first)",
+            dir.display()
+        )
+    })?;
+    let mut built = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+            .path();
+        if path.extension().is_some_and(|ext| ext == "wasm")
+            && let Some(name) = path.file_stem().and_then(|s| s.to_str())
+        {
+            built.push((name.to_string(), path.clone()));
+        }
+    }
+    built.sort();
+    if built.is_empty() {
+        return Err(format!(
+            "{} holds no .wasm components (run `rusm build` first)",
+            dir.display()
+        ));
+    }
+    Ok(built)
 }
 
 /// The platform's lifecycle log on stderr, each line tagged `rusm` so it is

@@ -1,0 +1,171 @@
+//! The `rusm` binary as a user runs it: build an app, run it, read what it
+//! prints and how it exits.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn rusm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rusm"))
+        .args(args)
+        .output()
+        .expect("run the rusm binary")
+}
+
+/// `rusm build` on the example apps, once per test binary.
+fn built() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let target = repo().join("target/guests");
+        for app in ["ping-pong", "faults"] {
+            let dir = repo().join("examples").join(app);
+            let out = rusm(&[
+                "build",
+                dir.to_str().unwrap(),
+                "--target-dir",
+                target.to_str().unwrap(),
+            ]);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let log = String::from_utf8_lossy(&out.stderr);
+            assert!(log.contains("rusm build"), "{log}");
+        }
+        repo().join("examples")
+    })
+}
+
+/// A copy of a built app with its `rusm.toml` replaced: only `rusm.toml`
+/// and `wasm/` are needed to run an app.
+fn deployed(app: &str, config: &str) -> PathBuf {
+    let from = built().join(app);
+    let dir = std::env::temp_dir().join(format!(
+        "rusm-cli-{app}-{}-{}",
+        std::process::id(),
+        config.len()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("wasm")).unwrap();
+    for entry in std::fs::read_dir(from.join("wasm")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join("wasm").join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(dir.join("rusm.toml"), config).unwrap();
+    dir
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn run_plays_ping_pong_with_guest_output_and_the_lifecycle_log() {
+    let app = built().join("ping-pong");
+    let out = rusm(&["run", app.to_str().unwrap()]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("ping: 3 round trips with pong#3"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("pong: heartbeat 1"), "{stdout}");
+    assert!(stdout.contains("ping: pong exited (normal)"), "{stdout}");
+    for line in [
+        "rusm spawn ping#2",
+        "rusm spawn pong#3",
+        "rusm exit pong#3 normal",
+        "rusm exit ping#2 normal",
+    ] {
+        assert!(
+            stderr.lines().any(|l| l == line),
+            "missing {line:?} in\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn without_allow_stdio_a_guests_output_is_discarded() {
+    let app = deployed(
+        "ping-pong",
+        "[app]\nentry = \"ping\"\ninit = '{\"rounds\": 2}'\n[capabilities.ping]\nspawn = true\n",
+    );
+    let out = rusm(&["run", app.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "",
+        "no allow-stdio: nothing reaches stdout"
+    );
+    assert!(text(&out.stderr).contains("rusm exit ping#2 normal"));
+    std::fs::remove_dir_all(app).unwrap();
+}
+
+#[test]
+fn an_entry_that_traps_fails_the_run_with_its_reason() {
+    let app = built().join("faults");
+    let out = rusm(&["run", app.to_str().unwrap(), "--init", "\"panic\""]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("rusm exit faulty#2 trap: panicked at components/faulty/src/main.rs:"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn log_level_warn_shows_only_abnormal_exits() {
+    let app = deployed(
+        "faults",
+        "[app]\nentry = \"faulty\"\ninit = '\"trap\"'\n[log]\nlevel = \"warn\"\n",
+    );
+    let out = rusm(&["run", app.to_str().unwrap()]);
+    assert_eq!(
+        text(&out.stderr),
+        "rusm exit faulty#2 trap: wasm `unreachable` instruction executed\n"
+    );
+    std::fs::remove_dir_all(app).unwrap();
+}
+
+#[test]
+fn config_errors_name_the_file_the_key_and_the_line() {
+    let app = deployed(
+        "faults",
+        "[app]\nentry = \"faulty\"\n\n[runtime]\nmemory-limit = 3\n",
+    );
+    let out = rusm(&["run", app.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.starts_with("rusm: error: "), "{stderr}");
+    assert!(
+        stderr.contains("rusm.toml")
+            && stderr.contains("line 5")
+            && stderr.contains("memory-limit"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(app).unwrap();
+
+    let app = deployed("faults", "[app]\nentry = \"fualty\"\n");
+    let out = rusm(&["run", app.to_str().unwrap()]);
+    assert_eq!(
+        text(&out.stderr),
+        "rusm: error: app.entry: no component named \"fualty\" (the app has: faulty)\n"
+    );
+    std::fs::remove_dir_all(app).unwrap();
+}
+
+#[test]
+fn running_an_unbuilt_app_says_to_build_it() {
+    let dir = std::env::temp_dir().join(format!("rusm-cli-unbuilt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("rusm.toml"), "[app]\nentry = \"x\"\n").unwrap();
+    let out = rusm(&["run", dir.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("run `rusm build` first"), "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
