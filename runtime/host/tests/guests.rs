@@ -142,6 +142,20 @@ fn ping_and_pong_play_their_rounds_and_pong_heartbeats_while_idle() {
 }
 
 #[test]
+fn every_import_behaves_as_erlang_says_when_called_from_a_guest() {
+    rusm_rt::block_on(async {
+        let host = Host::builder(settings())
+            .build(components("abi", |_| Capabilities::trusted()))
+            .unwrap();
+        let me = attach(&host);
+        let (pid, _) = host
+            .spawn_monitor(&me, "exercise", br#""main""#.to_vec())
+            .unwrap();
+        assert_eq!(down_of(&me, pid).await, ExitReason::Normal);
+    });
+}
+
+#[test]
 fn each_kind_of_misbehaviour_ends_only_its_process_with_the_right_reason() {
     rusm_rt::block_on(async {
         let host = Host::builder(settings())
