@@ -36,8 +36,8 @@ mod event;
 mod node;
 
 pub use event::{Event, Observer};
-pub use node::{Limits, Message, Node, OpError, Pid, Process, Ref};
-pub use rusm_wire::ExitReason;
+pub use node::{Limits, Node, OpError, Process};
+pub use rusm_wire::{ExitReason, Message, Pid, Ref};
 
 #[cfg(test)]
 mod tests;

@@ -15,71 +15,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusm_rt::sync::{Notify, watch};
 use rusm_rt::time::Duration;
 
-use crate::ExitReason;
 use crate::event::{Event, Observer, Silent};
-
-/// A node-unique process id. Pids are issued in order from 1 and never reused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Pid(u64);
-
-impl Pid {
-    /// The node itself: the sender of messages injected from outside any
-    /// process (the CLI, a test, a scenario step). Never a valid target.
-    pub const NODE: Pid = Pid(0);
-
-    /// The pid with this raw number (as carried over the host ABI).
-    pub fn from_raw(raw: u64) -> Pid {
-        Pid(raw)
-    }
-
-    /// The raw number of this pid.
-    pub fn as_raw(self) -> u64 {
-        self.0
-    }
-}
-
-impl fmt::Display for Pid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-/// Identifies one monitor; carried by the `down` message it produces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Ref(u64);
-
-impl Ref {
-    /// The reference with this raw number (as carried over the host ABI).
-    pub fn from_raw(raw: u64) -> Ref {
-        Ref(raw)
-    }
-
-    /// The raw number of this reference.
-    pub fn as_raw(self) -> u64 {
-        self.0
-    }
-}
-
-impl fmt::Display for Ref {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
-
-/// What a mailbox holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Message {
-    /// Bytes sent by `from` (JSON for typed messages).
-    Data { from: Pid, bytes: Vec<u8> },
-    /// A monitored process ended (or did not exist: reason `noproc`).
-    Down {
-        monitor: Ref,
-        pid: Pid,
-        reason: ExitReason,
-    },
-    /// An exit signal, received as a message because the process traps exits.
-    Exit { from: Pid, reason: ExitReason },
-}
+use crate::{ExitReason, Message, Pid, Ref};
 
 /// The node's bounds. Exceeding one is a clear error, never a hang or an OOM.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -272,7 +209,7 @@ impl Node {
             if txn.table.procs.len() >= limit {
                 return Err(OpError::TooManyProcesses { limit });
             }
-            let pid = Pid(txn.table.next_pid);
+            let pid = Pid::from_raw(txn.table.next_pid);
             txn.table.next_pid += 1;
             let (exit, exited) = watch::channel(None);
             let wake = Arc::new(Notify::new());
@@ -647,7 +584,7 @@ impl Txn<'_> {
     }
 
     fn check_pid(&self, pid: Pid) -> Result<(), OpError> {
-        if pid.0 == 0 || pid.0 >= self.table.next_pid {
+        if pid.as_raw() == 0 || pid.as_raw() >= self.table.next_pid {
             return Err(OpError::InvalidPid(pid));
         }
         Ok(())
@@ -764,7 +701,7 @@ impl Txn<'_> {
     /// `watcher` monitors `target` (a `down` with `noproc` at once if
     /// `target` has ended).
     fn monitor(&mut self, watcher: Pid, target: Pid) -> Ref {
-        let monitor = Ref(self.table.next_ref);
+        let monitor = Ref::from_raw(self.table.next_ref);
         self.table.next_ref += 1;
         if self.table.procs.contains_key(&target) {
             self.entry(watcher).watching.insert(monitor, target);
@@ -835,7 +772,7 @@ impl Table {
     fn assert_consistent(&self) {
         for (&pid, entry) in &self.procs {
             assert!(
-                pid.0 > 0 && pid.0 < self.next_pid,
+                pid.as_raw() > 0 && pid.as_raw() < self.next_pid,
                 "pid {pid} outside issued range"
             );
             for linked in &entry.links {

@@ -24,11 +24,10 @@
 
 use std::fmt;
 
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub use rusm_rs_macros::main;
-pub use rusm_wire::{ExitReason, WireError};
+pub use rusm_wire::{ExitReason, Message, Pid, Ref, WireError};
 
 mod bindings {
     wit_bindgen::generate!({
@@ -38,58 +37,6 @@ mod bindings {
 }
 
 use bindings::rusm::runtime::process as host;
-
-/// A process id, unique on its node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Pid(u64);
-
-impl Pid {
-    /// The raw number of this pid (as shown in logs).
-    pub fn as_raw(self) -> u64 {
-        self.0
-    }
-
-    /// The pid with this raw number.
-    pub fn from_raw(raw: u64) -> Pid {
-        Pid(raw)
-    }
-}
-
-impl fmt::Display for Pid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-/// Identifies one monitor; see [`monitor`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Ref(u64);
-
-/// What a mailbox holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Message {
-    /// Bytes from another process.
-    Data { from: Pid, bytes: Vec<u8> },
-    /// A monitored process ended.
-    Down {
-        monitor: Ref,
-        pid: Pid,
-        reason: ExitReason,
-    },
-    /// An exit signal, received because this process traps exits.
-    Exit { from: Pid, reason: ExitReason },
-}
-
-impl Message {
-    /// Decodes a data message as JSON. A `Down` or `Exit` is an error too.
-    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        match self {
-            Message::Data { bytes, .. } => rusm_wire::decode(bytes).map_err(|e| Error(e.to_string())),
-            other => Err(Error(format!("expected a data message, got {other:?}"))),
-        }
-    }
-}
 
 /// An operation the node refused, with its explanation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +52,7 @@ impl std::error::Error for Error {}
 
 /// This process's pid.
 pub fn self_pid() -> Pid {
-    Pid(host::self_pid())
+    Pid::from_raw(host::self_pid())
 }
 
 /// The raw init payload this process was spawned with.
@@ -116,7 +63,7 @@ pub fn init() -> Vec<u8> {
 /// Spawns a process running `component` (a component of this app) with a
 /// raw init payload. Needs the `spawn` capability.
 pub fn spawn(component: &str, init: &[u8]) -> Result<Pid, Error> {
-    host::spawn(component, init).map(Pid).map_err(Error)
+    host::spawn(component, init).map(Pid::from_raw).map_err(Error)
 }
 
 /// Spawns a process whose `main` takes `init`, encoded as JSON.
@@ -132,40 +79,40 @@ pub fn send<T: Serialize + ?Sized>(to: Pid, message: &T) {
 
 /// Sends raw bytes to `to`.
 pub fn send_bytes(to: Pid, bytes: &[u8]) {
-    host::send(to.0, bytes)
+    host::send(to.as_raw(), bytes)
 }
 
 /// The oldest message in the mailbox; waits (suspending only this process)
 /// until there is one.
 pub fn receive() -> Message {
-    host::receive().into()
+    message(host::receive())
 }
 
 /// The oldest message, or `None` once `timeout_ms` pass with an empty mailbox
 /// (Erlang's `receive ... after`).
 pub fn receive_timeout(timeout_ms: u64) -> Option<Message> {
-    host::receive_timeout(timeout_ms).map(Message::from)
+    host::receive_timeout(timeout_ms).map(message)
 }
 
 /// Links with `other`: an abnormal exit of either ends the other, unless it
 /// traps exits.
 pub fn link(other: Pid) {
-    host::link(other.0)
+    host::link(other.as_raw())
 }
 
 /// Removes the link with `other`.
 pub fn unlink(other: Pid) {
-    host::unlink(other.0)
+    host::unlink(other.as_raw())
 }
 
 /// Monitors `target`: a [`Message::Down`] arrives when it ends.
 pub fn monitor(target: Pid) -> Ref {
-    Ref(host::monitor(target.0))
+    Ref::from_raw(host::monitor(target.as_raw()))
 }
 
 /// Cancels a monitor.
 pub fn demonitor(monitor: Ref) {
-    host::demonitor(monitor.0)
+    host::demonitor(monitor.as_raw())
 }
 
 /// Sets whether exit signals arrive as [`Message::Exit`]; returns the old
@@ -176,7 +123,7 @@ pub fn trap_exit(on: bool) -> bool {
 
 /// Registers `pid` as `name`. Needs the `register` capability.
 pub fn register(name: &str, pid: Pid) -> Result<(), Error> {
-    host::register(name, pid.0).map_err(Error)
+    host::register(name, pid.as_raw()).map_err(Error)
 }
 
 /// Removes the registration of `name`. Needs the `register` capability.
@@ -186,12 +133,12 @@ pub fn unregister(name: &str) -> Result<(), Error> {
 
 /// The pid registered as `name`.
 pub fn whereis(name: &str) -> Option<Pid> {
-    host::whereis(name).map(Pid)
+    host::whereis(name).map(Pid::from_raw)
 }
 
 /// Sends an exit signal with `reason` to `to` (which may be this process).
 pub fn exit(to: Pid, reason: ExitReason) {
-    host::exit(to.0, &reason.into())
+    host::exit(to.as_raw(), &wit_exit_reason(reason))
 }
 
 fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
@@ -199,55 +146,49 @@ fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     rusm_wire::encode(value).unwrap_or_else(|e| panic!("cannot encode message: {e}"))
 }
 
-impl From<host::Message> for Message {
-    fn from(message: host::Message) -> Message {
-        match message {
-            host::Message::Data(d) => Message::Data {
-                from: Pid(d.from),
-                bytes: d.bytes,
-            },
-            host::Message::Down(d) => Message::Down {
-                monitor: Ref(d.monitor),
-                pid: Pid(d.pid),
-                reason: d.reason.into(),
-            },
-            host::Message::Exit(e) => Message::Exit {
-                from: Pid(e.from),
-                reason: e.reason.into(),
-            },
-        }
+fn message(message: host::Message) -> Message {
+    match message {
+        host::Message::Data(d) => Message::Data {
+            from: Pid::from_raw(d.from),
+            bytes: d.bytes,
+        },
+        host::Message::Down(d) => Message::Down {
+            monitor: Ref::from_raw(d.monitor),
+            pid: Pid::from_raw(d.pid),
+            reason: exit_reason(d.reason),
+        },
+        host::Message::Exit(e) => Message::Exit {
+            from: Pid::from_raw(e.from),
+            reason: exit_reason(e.reason),
+        },
     }
 }
 
-impl From<host::ExitReason> for ExitReason {
-    fn from(reason: host::ExitReason) -> ExitReason {
-        match reason {
-            host::ExitReason::Normal => ExitReason::Normal,
-            host::ExitReason::Killed => ExitReason::Killed,
-            host::ExitReason::Trap(m) => ExitReason::Trap(m),
-            host::ExitReason::OutOfFuel => ExitReason::OutOfFuel,
-            host::ExitReason::OutOfMemory => ExitReason::OutOfMemory,
-            host::ExitReason::Disconnect => ExitReason::Disconnect,
-            host::ExitReason::Noproc => ExitReason::Noproc,
-            host::ExitReason::MailboxOverflow => ExitReason::MailboxOverflow,
-            host::ExitReason::Custom(m) => ExitReason::Custom(m),
-        }
+fn exit_reason(reason: host::ExitReason) -> ExitReason {
+    match reason {
+        host::ExitReason::Normal => ExitReason::Normal,
+        host::ExitReason::Killed => ExitReason::Killed,
+        host::ExitReason::Trap(m) => ExitReason::Trap(m),
+        host::ExitReason::OutOfFuel => ExitReason::OutOfFuel,
+        host::ExitReason::OutOfMemory => ExitReason::OutOfMemory,
+        host::ExitReason::Disconnect => ExitReason::Disconnect,
+        host::ExitReason::Noproc => ExitReason::Noproc,
+        host::ExitReason::MailboxOverflow => ExitReason::MailboxOverflow,
+        host::ExitReason::Custom(m) => ExitReason::Custom(m),
     }
 }
 
-impl From<ExitReason> for host::ExitReason {
-    fn from(reason: ExitReason) -> host::ExitReason {
-        match reason {
-            ExitReason::Normal => host::ExitReason::Normal,
-            ExitReason::Killed => host::ExitReason::Killed,
-            ExitReason::Trap(m) => host::ExitReason::Trap(m),
-            ExitReason::OutOfFuel => host::ExitReason::OutOfFuel,
-            ExitReason::OutOfMemory => host::ExitReason::OutOfMemory,
-            ExitReason::Disconnect => host::ExitReason::Disconnect,
-            ExitReason::Noproc => host::ExitReason::Noproc,
-            ExitReason::MailboxOverflow => host::ExitReason::MailboxOverflow,
-            ExitReason::Custom(m) => host::ExitReason::Custom(m),
-        }
+fn wit_exit_reason(reason: ExitReason) -> host::ExitReason {
+    match reason {
+        ExitReason::Normal => host::ExitReason::Normal,
+        ExitReason::Killed => host::ExitReason::Killed,
+        ExitReason::Trap(m) => host::ExitReason::Trap(m),
+        ExitReason::OutOfFuel => host::ExitReason::OutOfFuel,
+        ExitReason::OutOfMemory => host::ExitReason::OutOfMemory,
+        ExitReason::Disconnect => host::ExitReason::Disconnect,
+        ExitReason::Noproc => host::ExitReason::Noproc,
+        ExitReason::MailboxOverflow => host::ExitReason::MailboxOverflow,
+        ExitReason::Custom(m) => host::ExitReason::Custom(m),
     }
 }
 

@@ -1,4 +1,6 @@
-//! What the host and every guest agree on, byte for byte.
+//! What the host and every guest agree on, byte for byte: pids, monitor
+//! references, what a mailbox holds, exit reasons, and the JSON encoding of
+//! typed messages.
 //!
 //! This crate is compiled twice: into the host (`rusm-core`) and into guests
 //! (`rusm-rs`, for `wasm32-wasip2`). It therefore depends on nothing but serde.
@@ -14,6 +16,82 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+/// A node-unique process id. Pids are issued in order from 1 and never
+/// reused; in JSON a pid is a plain number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Pid(u64);
+
+impl Pid {
+    /// The node itself: the sender of messages injected from outside any
+    /// process (the CLI, a test, a scenario step). Never a valid target.
+    pub const NODE: Pid = Pid(0);
+
+    /// The pid with this raw number (as carried over the host ABI).
+    pub const fn from_raw(raw: u64) -> Pid {
+        Pid(raw)
+    }
+
+    /// The raw number of this pid.
+    pub const fn as_raw(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Pid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Identifies one monitor; carried by the `down` message it produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Ref(u64);
+
+impl Ref {
+    /// The reference with this raw number (as carried over the host ABI).
+    pub const fn from_raw(raw: u64) -> Ref {
+        Ref(raw)
+    }
+
+    /// The raw number of this reference.
+    pub const fn as_raw(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Ref {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// What a mailbox holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// Bytes sent by `from` (JSON for typed messages).
+    Data { from: Pid, bytes: Vec<u8> },
+    /// A monitored process ended (or did not exist: reason `noproc`).
+    Down {
+        monitor: Ref,
+        pid: Pid,
+        reason: ExitReason,
+    },
+    /// An exit signal, received as a message because the process traps exits.
+    Exit { from: Pid, reason: ExitReason },
+}
+
+impl Message {
+    /// Decodes a data message as JSON; a `Down` or `Exit` is an error too.
+    pub fn decode<'a, T: Deserialize<'a>>(&'a self) -> Result<T, WireError> {
+        match self {
+            Message::Data { bytes, .. } => decode(bytes),
+            other => Err(WireError::NotData(format!("{other:?}"))),
+        }
+    }
+}
 
 /// Why a process ended. Delivered to monitors (`down`) and to linked
 /// processes that trap exits.
@@ -63,13 +141,21 @@ impl fmt::Display for ExitReason {
     }
 }
 
-/// A typed message could not be encoded or decoded as JSON.
+/// A typed message could not be encoded or decoded.
 #[derive(Debug)]
-pub struct WireError(serde_json::Error);
+pub enum WireError {
+    /// Not valid JSON for the expected type.
+    Json(serde_json::Error),
+    /// A typed message was expected, but this was a `down` or an exit signal.
+    NotData(String),
+}
 
 impl fmt::Display for WireError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid JSON message: {}", self.0)
+        match self {
+            WireError::Json(e) => write!(f, "invalid JSON message: {e}"),
+            WireError::NotData(message) => write!(f, "expected a data message, got {message}"),
+        }
     }
 }
 
@@ -77,12 +163,12 @@ impl std::error::Error for WireError {}
 
 /// Encodes a typed message as compact JSON.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, WireError> {
-    serde_json::to_vec(value).map_err(WireError)
+    serde_json::to_vec(value).map_err(WireError::Json)
 }
 
 /// Decodes a typed message from JSON, rejecting trailing bytes.
 pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, WireError> {
-    serde_json::from_slice(bytes).map_err(WireError)
+    serde_json::from_slice(bytes).map_err(WireError::Json)
 }
 
 #[cfg(test)]
@@ -112,6 +198,35 @@ mod tests {
         assert_eq!(
             encode(&ExitReason::Trap("x".into())).unwrap(),
             br#"{"reason":"trap","message":"x"}"#
+        );
+    }
+
+    #[test]
+    fn a_data_message_decodes_and_a_down_does_not() {
+        let data = Message::Data {
+            from: Pid::from_raw(7),
+            bytes: br#"{"n":1}"#.to_vec(),
+        };
+        #[derive(Deserialize, Debug, PartialEq)]
+        struct N {
+            n: u32,
+        }
+        assert_eq!(data.decode::<N>().unwrap(), N { n: 1 });
+        let down = Message::Down {
+            monitor: Ref::from_raw(1),
+            pid: Pid::from_raw(7),
+            reason: ExitReason::Normal,
+        };
+        assert!(
+            down.decode::<N>()
+                .unwrap_err()
+                .to_string()
+                .starts_with("expected a data message")
+        );
+        assert_eq!(
+            encode(&Pid::from_raw(7)).unwrap(),
+            b"7",
+            "a pid is a plain number in JSON"
         );
     }
 
