@@ -18,12 +18,11 @@ for app in sdk-rs/rusm-rs/ examples/*/; do
         --target-dir target/guests -- -D warnings
 done
 
-step "the seam under simulation: the actor core's tests in madsim, the runtime checked"
+step "under simulation (madsim): the actor core's tests and every scenario, replayed twice per seed"
 # Its own target dir: a different RUSTFLAGS would otherwise rebuild the
 # normal build from scratch every time.
-RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-madsim cargo test -p rusm-core
-RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-madsim \
-    cargo check -p rusm-rt -p rusm-core -p rusm-host -p rusm
+RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-madsim cargo test -p rusm-core -p rusm-sim
+RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-madsim cargo check -p rusm
 
 step "tests (unit, guests on the real host, doc tests)"
 cargo test

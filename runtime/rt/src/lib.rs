@@ -146,11 +146,18 @@ pub mod sync {
 pub use tokio::select;
 
 /// Runs `future` to completion on a fresh runtime: a multi-threaded tokio
-/// runtime in production, a madsim world (seeded from `MADSIM_TEST_SEED`) under
-/// simulation.
+/// runtime in production, a madsim world with seed 0 under simulation.
 pub fn block_on<F: Future>(future: F) -> F::Output {
+    block_on_seeded(0, future)
+}
+
+/// Like [`block_on`], with the simulated world's seed: every random draw,
+/// every scheduling choice and every simulated delay follows from it. A
+/// tokio runtime (production) has no seed and ignores it.
+pub fn block_on_seeded<F: Future>(seed: u64, future: F) -> F::Output {
     #[cfg(not(madsim))]
     {
+        let _ = seed;
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -159,6 +166,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     }
     #[cfg(madsim)]
     {
-        madsim::runtime::Runtime::new().block_on(future)
+        madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default())
+            .block_on(future)
     }
 }

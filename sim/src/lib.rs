@@ -1,0 +1,22 @@
+//! The simulation harness: a scenario file drives the real node — the real
+//! wasmtime host running the real guest components of an app in
+//! `examples/` — and every observable event becomes one line of a trace.
+//!
+//! Built with `RUSTFLAGS="--cfg madsim"`, the node runs inside madsim: time
+//! is simulated and every choice follows from the seed, so a scenario replays
+//! byte for byte. Built normally, the same scenario runs on tokio (the
+//! "twin"), which keeps the production path and the simulated path one code.
+//!
+//! ```no_run
+//! let scenario = rusm_sim::Scenario::load("scenarios/heartbeat.toml".as_ref()).unwrap();
+//! let trace = rusm_sim::run(&scenario, scenario.seeds[0]).unwrap();
+//! print!("{trace}");
+//! ```
+
+mod run;
+mod scenario;
+mod trace;
+
+pub use run::{RunError, run};
+pub use scenario::{Action, Scenario, ScenarioError, Step};
+pub use trace::Trace;

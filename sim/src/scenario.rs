@@ -1,0 +1,257 @@
+//! The scenario format: a TOML file, one behaviour each (see
+//! `scenarios/README.md`).
+
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// A parsed scenario.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scenario {
+    /// What behaviour this scenario shows.
+    pub description: String,
+    /// The app under `examples/` whose components it runs.
+    pub app: String,
+    /// The seeds to run it with (the first one's trace is snapshotted).
+    pub seeds: Vec<u64>,
+    /// Simulated time the scenario lasts; the trace ends there.
+    pub run_ms: u64,
+    /// The steps, in time order.
+    pub steps: Vec<Step>,
+}
+
+/// One timed step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// When, in simulated milliseconds from the start.
+    pub at_ms: u64,
+    pub action: Action,
+}
+
+/// What a step does. Processes are named by the handle given at `spawn`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Spawns `component` with `init`, known from now on as `name`.
+    Spawn {
+        component: String,
+        init: String,
+        name: String,
+    },
+    /// Sends a JSON message from the scenario's own process.
+    Send { to: String, json: String },
+    /// Kills a process (an untrappable exit signal).
+    Kill { target: String },
+    /// Checks that a process is alive.
+    ExpectAlive { target: String },
+    /// Checks that a process has exited, with the given reason if any.
+    ExpectExited {
+        target: String,
+        reason: Option<String>,
+    },
+    /// Checks what a registered name resolves to (`None`: nothing).
+    ExpectWhereis {
+        name: String,
+        target: Option<String>,
+    },
+}
+
+/// A scenario file could not be read or understood.
+#[derive(Debug)]
+pub struct ScenarioError(String);
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct File {
+    description: String,
+    app: String,
+    seeds: Vec<u64>,
+    run_ms: u64,
+    #[serde(default, rename = "step")]
+    steps: Vec<RawStep>,
+}
+
+/// A step as written: `at-ms` and exactly one action key.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawStep {
+    at_ms: u64,
+    spawn: Option<String>,
+    #[serde(rename = "as")]
+    name: Option<String>,
+    init: Option<String>,
+    send: Option<String>,
+    json: Option<String>,
+    kill: Option<String>,
+    expect_alive: Option<String>,
+    expect_exited: Option<String>,
+    reason: Option<String>,
+    expect_whereis: Option<String>,
+    is: Option<String>,
+}
+
+impl Scenario {
+    /// Reads and parses a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ScenarioError(format!("{}: cannot read: {e}", path.display())))?;
+        Scenario::parse(&text).map_err(|e| ScenarioError(format!("{}: {}", path.display(), e.0)))
+    }
+
+    /// Parses the text of a scenario file.
+    pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        let file: File = toml::from_str(text).map_err(|e| ScenarioError(e.to_string()))?;
+        if file.seeds.is_empty() {
+            return Err(ScenarioError("seeds: give at least one seed".into()));
+        }
+        let steps = file
+            .steps
+            .into_iter()
+            .enumerate()
+            .map(|(n, raw)| {
+                raw.into_step()
+                    .map_err(|e| ScenarioError(format!("step {}: {e}", n + 1)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(late) = steps.iter().find(|s| s.at_ms > file.run_ms) {
+            return Err(ScenarioError(format!(
+                "a step at {} ms comes after run-ms = {}",
+                late.at_ms, file.run_ms
+            )));
+        }
+        if !steps.is_sorted_by_key(|s| s.at_ms) {
+            return Err(ScenarioError("steps must be in time order".into()));
+        }
+        Ok(Scenario {
+            description: file.description,
+            app: file.app,
+            seeds: file.seeds,
+            run_ms: file.run_ms,
+            steps,
+        })
+    }
+}
+
+impl RawStep {
+    fn into_step(self) -> Result<Step, String> {
+        let at_ms = self.at_ms;
+        let mut actions = Vec::new();
+        if let Some(component) = self.spawn {
+            let name = self.name.clone().unwrap_or_else(|| component.clone());
+            let init = self.init.clone().unwrap_or_default();
+            actions.push(Action::Spawn {
+                component,
+                init,
+                name,
+            });
+        }
+        if let Some(to) = self.send {
+            let json = self.json.clone().ok_or("send needs json = '...'")?;
+            actions.push(Action::Send { to, json });
+        }
+        if let Some(target) = self.kill {
+            actions.push(Action::Kill { target });
+        }
+        if let Some(target) = self.expect_alive {
+            actions.push(Action::ExpectAlive { target });
+        }
+        if let Some(target) = self.expect_exited {
+            actions.push(Action::ExpectExited {
+                target,
+                reason: self.reason.clone(),
+            });
+        }
+        if let Some(name) = self.expect_whereis {
+            actions.push(Action::ExpectWhereis {
+                name,
+                target: self.is.clone(),
+            });
+        }
+        match actions.len() {
+            1 => Ok(Step {
+                at_ms,
+                action: actions.remove(0),
+            }),
+            0 => Err(
+                "no action (spawn, send, kill, expect-alive, expect-exited, expect-whereis)".into(),
+            ),
+            _ => Err("more than one action; give each its own [[step]]".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scenario_reads_like_what_it_does() {
+        let scenario = Scenario::parse(
+            r#"
+            description = "pong idles"
+            app = "ping-pong"
+            seeds = [1, 2]
+            run-ms = 500
+
+            [[step]]
+            at-ms = 0
+            spawn = "pong"
+            init = '{"heartbeat_ms": 100}'
+
+            [[step]]
+            at-ms = 450
+            kill = "pong"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(scenario.seeds, [1, 2]);
+        assert_eq!(
+            scenario.steps,
+            [
+                Step {
+                    at_ms: 0,
+                    action: Action::Spawn {
+                        component: "pong".into(),
+                        init: r#"{"heartbeat_ms": 100}"#.into(),
+                        name: "pong".into()
+                    }
+                },
+                Step {
+                    at_ms: 450,
+                    action: Action::Kill {
+                        target: "pong".into()
+                    }
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_step_needs_exactly_one_action() {
+        let head = "description = \"x\"\napp = \"a\"\nseeds = [1]\nrun-ms = 10\n";
+        let none = Scenario::parse(&format!("{head}[[step]]\nat-ms = 0\n")).unwrap_err();
+        assert!(none.to_string().starts_with("step 1: no action"), "{none}");
+        let two = Scenario::parse(&format!(
+            "{head}[[step]]\nat-ms = 0\nkill = \"a\"\nexpect-alive = \"a\"\n"
+        ))
+        .unwrap_err();
+        assert!(
+            two.to_string().starts_with("step 1: more than one action"),
+            "{two}"
+        );
+        let late =
+            Scenario::parse(&format!("{head}[[step]]\nat-ms = 11\nkill = \"a\"\n")).unwrap_err();
+        assert!(late.to_string().contains("after run-ms"), "{late}");
+        let typo =
+            Scenario::parse(&format!("{head}[[step]]\nat-ms = 0\nkil = \"a\"\n")).unwrap_err();
+        assert!(typo.to_string().contains("kil"), "{typo}");
+    }
+}

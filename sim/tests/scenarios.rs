@@ -1,0 +1,65 @@
+//! Every scenario in `scenarios/`, run inside madsim: twice per seed with
+//! byte-identical traces, and the first seed's trace pinned as a snapshot in
+//! `snapshots/`. Run with
+//! `RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-madsim cargo test -p rusm-sim`.
+
+#![cfg(madsim)]
+
+use std::path::{Path, PathBuf};
+
+use rusm_sim::{Scenario, Trace, run};
+
+fn scenario_files() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("scenarios/")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn traced(scenario: &Scenario, name: &str, seed: u64) -> Trace {
+    run(scenario, seed).unwrap_or_else(|e| {
+        panic!("scenario {name}, seed {seed}: {e}\nreplay: RUSTFLAGS=\"--cfg madsim\" CARGO_TARGET_DIR=target-madsim cargo test -p rusm-sim")
+    })
+}
+
+#[test]
+fn every_scenario_replays_byte_for_byte_and_matches_its_snapshot() {
+    let files = scenario_files();
+    assert!(!files.is_empty(), "no scenarios found");
+    // The first simulation in a process draws extra randomness for lazy
+    // statics (TOOLCHAIN.md); compare only runs made after it.
+    let first = Scenario::load(&files[0]).expect("scenario");
+    let _ = run(&first, first.seeds[0]);
+    for file in &files {
+        let name = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("a file name")
+            .to_string();
+        let scenario = Scenario::load(file).unwrap_or_else(|e| panic!("{e}"));
+        for &seed in &scenario.seeds {
+            let once = traced(&scenario, &name, seed);
+            let again = traced(&scenario, &name, seed);
+            if let Some((line, a, b)) = once.first_difference(&again) {
+                panic!(
+                    "scenario {name}, seed {seed}: the replay differs at line {line}:\n  first:  {}\n  replay: {}",
+                    a.unwrap_or("<end>"),
+                    b.unwrap_or("<end>")
+                );
+            }
+            if seed == scenario.seeds[0] {
+                insta::with_settings!({
+                    snapshot_path => "../../snapshots",
+                    prepend_module_to_snapshot => false,
+                    description => scenario.description.trim(),
+                }, {
+                    insta::assert_snapshot!(name.as_str(), once.to_string());
+                });
+            }
+        }
+    }
+}
