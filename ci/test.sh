@@ -21,7 +21,7 @@ done
 step "under simulation (madsim): the actor core's tests and every scenario, replayed twice per seed"
 # Its own target dir: a different RUSTFLAGS would otherwise rebuild the
 # normal build from scratch every time.
-RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-madsim cargo test -p rusm-core -p rusm-sim
+RUSM_SEEDS=20 RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-madsim cargo test -p rusm-core -p rusm-sim
 RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-madsim cargo check -p rusm
 
 step "tests (unit, guests on the real host, doc tests)"

@@ -2,6 +2,10 @@
 //! byte-identical traces, and the first seed's trace pinned as a snapshot in
 //! `snapshots/`. Run with
 //! `RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-madsim cargo test -p rusm-sim`.
+//!
+//! - `RUSM_SEEDS=N` also runs every scenario with seeds 1..=N (a sweep);
+//! - `RUSM_SCENARIO=name RUSM_SEED=n` replays exactly one scenario and seed
+//!   (what a failure prints).
 
 #![cfg(madsim)]
 
@@ -20,10 +24,39 @@ fn scenario_files() -> Vec<PathBuf> {
     files
 }
 
+fn replay_command(name: &str, seed: u64) -> String {
+    format!(
+        "RUSM_SCENARIO={name} RUSM_SEED={seed} RUSTFLAGS=\"--cfg madsim\" CARGO_TARGET_DIR=target-madsim cargo test -p rusm-sim"
+    )
+}
+
 fn traced(scenario: &Scenario, name: &str, seed: u64) -> Trace {
     run(scenario, seed).unwrap_or_else(|e| {
-        panic!("scenario {name}, seed {seed}: {e}\nreplay: RUSTFLAGS=\"--cfg madsim\" CARGO_TARGET_DIR=target-madsim cargo test -p rusm-sim")
+        panic!(
+            "scenario {name}, seed {seed}: {e}\nreplay: {}",
+            replay_command(name, seed)
+        )
     })
+}
+
+fn env_number(key: &str) -> Option<u64> {
+    let value = std::env::var(key).ok()?;
+    Some(
+        value
+            .parse()
+            .unwrap_or_else(|_| panic!("{key}={value:?} is not a number")),
+    )
+}
+
+/// The seeds to run: the scenario's own, a sweep on top, or the one replayed.
+fn seeds(scenario: &Scenario) -> Vec<u64> {
+    if let Some(seed) = env_number("RUSM_SEED") {
+        return vec![seed];
+    }
+    let mut seeds = scenario.seeds.clone();
+    let sweep = env_number("RUSM_SEEDS").unwrap_or(0);
+    seeds.extend((1..=sweep).filter(|s| !scenario.seeds.contains(s)));
+    seeds
 }
 
 #[test]
@@ -34,21 +67,26 @@ fn every_scenario_replays_byte_for_byte_and_matches_its_snapshot() {
     // statics (TOOLCHAIN.md); compare only runs made after it.
     let first = Scenario::load(&files[0]).expect("scenario");
     let _ = run(&first, first.seeds[0]);
+    let only = std::env::var("RUSM_SCENARIO").ok();
     for file in &files {
         let name = file
             .file_stem()
             .and_then(|s| s.to_str())
             .expect("a file name")
             .to_string();
+        if only.as_ref().is_some_and(|only| *only != name) {
+            continue;
+        }
         let scenario = Scenario::load(file).unwrap_or_else(|e| panic!("{e}"));
-        for &seed in &scenario.seeds {
+        for seed in seeds(&scenario) {
             let once = traced(&scenario, &name, seed);
             let again = traced(&scenario, &name, seed);
             if let Some((line, a, b)) = once.first_difference(&again) {
                 panic!(
-                    "scenario {name}, seed {seed}: the replay differs at line {line}:\n  first:  {}\n  replay: {}",
+                    "scenario {name}, seed {seed}: the replay differs at line {line}:\n  first:  {}\n  replay: {}\nreplay: {}",
                     a.unwrap_or("<end>"),
-                    b.unwrap_or("<end>")
+                    b.unwrap_or("<end>"),
+                    replay_command(&name, seed)
                 );
             }
             if seed == scenario.seeds[0] {
