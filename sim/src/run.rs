@@ -95,7 +95,12 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Trace, RunError> {
 async fn drive(host: &Host, scenario: &Scenario, recorder: &Recorder) -> Vec<String> {
     recorder.start();
     let start = rusm_rt::time::now();
-    let me = attach(host);
+    // The scenario's own process: the sender of its messages and the watcher
+    // of everything it spawns.
+    let me = host
+        .node()
+        .attach("sim")
+        .expect("a fresh node has room for the scenario's process");
     let mut driver = Driver {
         host,
         me: &me,
@@ -244,17 +249,4 @@ fn describe(action: &Action) -> String {
             )
         }
     }
-}
-
-/// The scenario's own process: the sender of its messages and the watcher of
-/// everything it spawns.
-fn attach(host: &Host) -> Process {
-    let mut handle = None;
-    host.node()
-        .spawn("sim", |me| {
-            handle = Some(me);
-            std::future::pending::<ExitReason>()
-        })
-        .expect("a fresh node has room for the scenario's process");
-    handle.expect("spawn hands over the process")
 }

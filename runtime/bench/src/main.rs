@@ -24,17 +24,6 @@ fn main() {
     });
 }
 
-/// A process driven by the benchmark itself.
-fn attach(node: &Node) -> Process {
-    let mut handle = None;
-    node.spawn("bench", |me| {
-        handle = Some(me);
-        std::future::pending::<ExitReason>()
-    })
-    .expect("spawn the bench process");
-    handle.expect("spawn hands over the process")
-}
-
 async fn await_downs(me: &Process, mut count: usize) {
     while count > 0 {
         if let Message::Down { .. } = me.receive().await {
@@ -49,7 +38,7 @@ fn per_second(count: usize, elapsed: Duration) -> f64 {
 
 async fn core_spawn_exit(total: usize) {
     let node = Node::new(Limits::default());
-    let me = attach(&node);
+    let me = node.attach("bench").expect("spawn the bench process");
     let start = time::now();
     for _ in 0..total / BATCH {
         for _ in 0..BATCH {
@@ -141,7 +130,10 @@ fn host() -> Host {
 }
 
 async fn component_spawn_exit(host: &Host, total: usize) {
-    let me = attach(host.node());
+    let me = host
+        .node()
+        .attach("bench")
+        .expect("spawn the bench process");
     let start = time::now();
     let batch = BATCH / 4;
     for _ in 0..total / batch {
@@ -159,7 +151,10 @@ async fn component_spawn_exit(host: &Host, total: usize) {
 }
 
 async fn guest_round_trips(host: &Host, rounds: usize) {
-    let me = attach(host.node());
+    let me = host
+        .node()
+        .attach("bench")
+        .expect("spawn the bench process");
     let init = format!(r#"{{"rounds": {rounds}, "linger_ms": 0}}"#);
     let start = time::now();
     let (ping, _): (Pid, _) = host

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use rusm_config::{AppConfig, LogLevel};
-use rusm_core::{Event, ExitReason, Message, Observer};
+use rusm_core::{Event, Message, Observer};
 use rusm_host::{ComponentSource, Host};
 
 #[derive(Parser)]
@@ -91,31 +91,20 @@ fn run(app: &Path, init: Option<String>) -> Result<ExitCode, String> {
             .cache_dir(app.join(&config.runtime.cache_dir))
             .build(components)
             .map_err(|e| e.to_string())?;
-        // The node itself watches the entry, from a process of its own.
-        let (reason_tx, reason_rx) = rusm_rt::sync::oneshot::channel();
-        let entry = config.app.entry.clone();
-        let host_for_watch = host.clone();
-        host.node()
-            .spawn("rusm", move |me| async move {
-                let reason = match host_for_watch.spawn_monitor(&me, &entry, init) {
-                    Err(e) => Err(e.to_string()),
-                    Ok((_, watch)) => loop {
-                        if let Message::Down {
-                            monitor, reason, ..
-                        } = me.receive().await
-                            && monitor == watch
-                        {
-                            break Ok(reason);
-                        }
-                    },
-                };
-                let _ = reason_tx.send(reason);
-                ExitReason::Normal
-            })
+        // The node watches the entry from a process of its own.
+        let me = host.node().attach("rusm").map_err(|e| e.to_string())?;
+        let (_, watch) = host
+            .spawn_monitor(&me, &config.app.entry, init)
             .map_err(|e| e.to_string())?;
-        let reason = reason_rx
-            .await
-            .map_err(|_| "the node stopped before the entry ended".to_string())??;
+        let reason = loop {
+            if let Message::Down {
+                monitor, reason, ..
+            } = me.receive().await
+                && monitor == watch
+            {
+                break reason;
+            }
+        };
         Ok(if reason.is_normal() {
             ExitCode::SUCCESS
         } else {

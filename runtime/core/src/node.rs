@@ -185,6 +185,19 @@ impl Node {
         self.spawn_watched(label, None, body).map(|(pid, _)| pid)
     }
 
+    /// A process whose body is the caller's own code: it gets the handle and
+    /// drives it (receive, send, monitor, ...) from outside any process task.
+    /// It lives until an exit signal ends it. Tests, the simulator and the
+    /// CLI use one to talk to processes and watch them.
+    pub fn attach(&self, label: &str) -> Result<Process, OpError> {
+        let mut handle = None;
+        self.spawn(label, |process| {
+            handle = Some(process);
+            std::future::pending::<ExitReason>()
+        })?;
+        Ok(handle.expect("spawn calls the body's constructor before returning"))
+    }
+
     /// Spawns a process and, in the same step, has `watcher` monitor it, so
     /// even a process that ends at once is seen to end (Erlang's
     /// `spawn_monitor`).

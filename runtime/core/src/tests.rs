@@ -6,18 +6,6 @@ use rusm_rt::time::{self, Duration};
 
 use crate::{Event, ExitReason, Limits, Message, Node, Observer, OpError, Pid, Process};
 
-/// A process whose body is the test itself: the test holds its handle and
-/// calls `receive`, `link`, ... directly.
-fn attach(node: &Node, label: &str) -> Process {
-    let mut handle = None;
-    node.spawn(label, |me| {
-        handle = Some(me);
-        std::future::pending::<ExitReason>()
-    })
-    .unwrap();
-    handle.unwrap()
-}
-
 /// A process that waits for one message and ends with the reason it names.
 fn exits_on_message(node: &Node) -> Pid {
     node.spawn("exits-on-message", |me| async move {
@@ -49,8 +37,8 @@ fn run<F: std::future::Future>(future: F) -> F::Output {
 fn mailbox_is_fifo_and_send_never_blocks() {
     run(async {
         let node = Node::new(Limits::default());
-        let a = attach(&node, "a");
-        let b = attach(&node, "b");
+        let a = node.attach("a").unwrap();
+        let b = node.attach("b").unwrap();
         for n in 0..100u8 {
             a.send(b.pid(), vec![n]).unwrap();
         }
@@ -71,7 +59,7 @@ fn mailbox_is_fifo_and_send_never_blocks() {
 fn send_to_an_exited_pid_is_silently_dropped() {
     run(async {
         let node = Node::new(Limits::default());
-        let me = attach(&node, "me");
+        let me = node.attach("me").unwrap();
         let gone = exits_on_message(&node);
         me.monitor(gone).unwrap();
         me.send(gone, b"normal".to_vec()).unwrap();
@@ -84,7 +72,7 @@ fn send_to_an_exited_pid_is_silently_dropped() {
 fn a_pid_never_issued_is_refused_everywhere() {
     run(async {
         let node = Node::new(Limits::default());
-        let me = attach(&node, "me");
+        let me = node.attach("me").unwrap();
         for garbage in [Pid::from_raw(0), Pid::from_raw(99), Pid::from_raw(u64::MAX)] {
             let refused = Err(OpError::InvalidPid(garbage));
             assert_eq!(me.send(garbage, vec![]), refused);
@@ -106,7 +94,7 @@ fn a_message_over_the_size_limit_is_refused() {
             ..Limits::default()
         };
         let node = Node::new(limits);
-        let me = attach(&node, "me");
+        let me = node.attach("me").unwrap();
         assert_eq!(me.send(me.pid(), vec![0; 8]), Ok(()));
         assert_eq!(
             me.send(me.pid(), vec![0; 9]),
@@ -127,7 +115,7 @@ fn a_message_over_the_size_limit_is_refused() {
 fn receive_timeout_returns_none_at_the_deadline_and_a_message_before_it() {
     run(async {
         let node = Node::new(Limits::default());
-        let me = attach(&node, "me");
+        let me = node.attach("me").unwrap();
         let start = time::now();
         assert_eq!(me.receive_timeout(Duration::from_millis(30)).await, None);
         assert!(
@@ -155,10 +143,10 @@ fn receive_timeout_returns_none_at_the_deadline_and_a_message_before_it() {
 fn an_abnormal_exit_kills_linked_processes_and_a_normal_one_does_not() {
     run(async {
         let node = Node::new(Limits::default());
-        let watcher = attach(&node, "watcher");
+        let watcher = node.attach("watcher").unwrap();
         for (cause, partner_survives) in [("normal", true), ("crash", false)] {
             let dying = exits_on_message(&node);
-            let partner = attach(&node, "partner");
+            let partner = node.attach("partner").unwrap();
             partner.link(dying).unwrap();
             watcher.monitor(partner.pid()).unwrap();
             watcher.monitor(dying).unwrap();
@@ -176,7 +164,7 @@ fn an_abnormal_exit_kills_linked_processes_and_a_normal_one_does_not() {
 fn trap_exit_turns_exit_signals_into_messages() {
     run(async {
         let node = Node::new(Limits::default());
-        let trapper = attach(&node, "trapper");
+        let trapper = node.attach("trapper").unwrap();
         assert_eq!(trapper.trap_exit(true), Ok(false));
         for cause in ["normal", "crash"] {
             let dying = exits_on_message(&node);
@@ -195,7 +183,7 @@ fn trap_exit_turns_exit_signals_into_messages() {
             );
         }
         // A trapped `exit` from another process is a message too, even `normal`.
-        let other = attach(&node, "other");
+        let other = node.attach("other").unwrap();
         other.exit(trapper.pid(), ExitReason::Normal).unwrap();
         assert_eq!(
             trapper.receive().await,
@@ -212,13 +200,13 @@ fn trap_exit_turns_exit_signals_into_messages() {
 fn linking_to_a_dead_pid_delivers_noproc_at_once() {
     run(async {
         let node = Node::new(Limits::default());
-        let watcher = attach(&node, "watcher");
+        let watcher = node.attach("watcher").unwrap();
         let dead = exits_on_message(&node);
         watcher.monitor(dead).unwrap();
         node.send(dead, b"normal".to_vec()).unwrap();
         expect_down(&watcher, dead).await;
 
-        let trapper = attach(&node, "trapper");
+        let trapper = node.attach("trapper").unwrap();
         trapper.trap_exit(true).unwrap();
         trapper.link(dead).unwrap();
         assert_eq!(
@@ -229,7 +217,7 @@ fn linking_to_a_dead_pid_delivers_noproc_at_once() {
             })
         );
 
-        let plain = attach(&node, "plain");
+        let plain = node.attach("plain").unwrap();
         watcher.monitor(plain.pid()).unwrap();
         plain.link(dead).unwrap();
         assert_eq!(expect_down(&watcher, plain.pid()).await, ExitReason::Noproc);
@@ -244,7 +232,7 @@ fn linking_to_a_dead_pid_delivers_noproc_at_once() {
 fn monitors_deliver_down_with_the_reason_and_noproc_for_the_dead() {
     run(async {
         let node = Node::new(Limits::default());
-        let watcher = attach(&node, "watcher");
+        let watcher = node.attach("watcher").unwrap();
         let target = exits_on_message(&node);
         let monitor = watcher.monitor(target).unwrap();
         node.send(target, b"out of coffee".to_vec()).unwrap();
@@ -273,7 +261,7 @@ fn monitors_deliver_down_with_the_reason_and_noproc_for_the_dead() {
 fn demonitor_means_no_down_and_a_monitor_fires_once() {
     run(async {
         let node = Node::new(Limits::default());
-        let watcher = attach(&node, "watcher");
+        let watcher = node.attach("watcher").unwrap();
         let target = exits_on_message(&node);
         let cancelled = watcher.monitor(target).unwrap();
         let kept = watcher.monitor(target).unwrap();
@@ -299,10 +287,10 @@ fn demonitor_means_no_down_and_a_monitor_fires_once() {
 fn kill_cannot_be_trapped_but_its_link_signal_can() {
     run(async {
         let node = Node::new(Limits::default());
-        let watcher = attach(&node, "watcher");
-        let victim = attach(&node, "victim");
+        let watcher = node.attach("watcher").unwrap();
+        let victim = node.attach("victim").unwrap();
         victim.trap_exit(true).unwrap();
-        let friend = attach(&node, "friend");
+        let friend = node.attach("friend").unwrap();
         friend.trap_exit(true).unwrap();
         friend.link(victim.pid()).unwrap();
         watcher.monitor(victim.pid()).unwrap();
@@ -327,9 +315,9 @@ fn kill_cannot_be_trapped_but_its_link_signal_can() {
 fn exit_with_normal_ignores_others_but_ends_the_caller() {
     run(async {
         let node = Node::new(Limits::default());
-        let watcher = attach(&node, "watcher");
-        let bystander = attach(&node, "bystander");
-        let quitter = attach(&node, "quitter");
+        let watcher = node.attach("watcher").unwrap();
+        let bystander = node.attach("bystander").unwrap();
+        let quitter = node.attach("quitter").unwrap();
         watcher.monitor(quitter.pid()).unwrap();
         quitter.exit(bystander.pid(), ExitReason::Normal).unwrap();
         assert!(node.is_alive(bystander.pid()));
@@ -349,8 +337,10 @@ fn exit_with_normal_ignores_others_but_ends_the_caller() {
 fn a_link_cascade_carries_the_first_reason_down_the_chain() {
     run(async {
         let node = Node::new(Limits::default());
-        let watcher = attach(&node, "watcher");
-        let chain: Vec<Process> = (0..5).map(|n| attach(&node, &format!("p{n}"))).collect();
+        let watcher = node.attach("watcher").unwrap();
+        let chain: Vec<Process> = (0..5)
+            .map(|n| node.attach(&format!("p{n}")).unwrap())
+            .collect();
         for pair in chain.windows(2) {
             pair[0].link(pair[1].pid()).unwrap();
         }
@@ -381,7 +371,7 @@ fn a_link_cascade_carries_the_first_reason_down_the_chain() {
 fn names_die_with_their_process_and_can_be_taken_again() {
     run(async {
         let node = Node::new(Limits::default());
-        let me = attach(&node, "me");
+        let me = node.attach("me").unwrap();
         let first = exits_on_message(&node);
         me.register("svc", first).unwrap();
         assert_eq!(node.whereis("svc"), Some(first));
@@ -424,7 +414,7 @@ fn bad_names_are_refused() {
             name_bytes: 4,
             ..Limits::default()
         });
-        let me = attach(&node, "me");
+        let me = node.attach("me").unwrap();
         for bad in ["", "toolong", "a\nb"] {
             assert!(
                 matches!(me.register(bad, me.pid()), Err(OpError::InvalidName { .. })),
@@ -442,8 +432,8 @@ fn a_full_mailbox_ends_its_owner_with_mailbox_overflow() {
             mailbox_len: 3,
             ..Limits::default()
         });
-        let watcher = attach(&node, "watcher");
-        let lazy = attach(&node, "lazy");
+        let watcher = node.attach("watcher").unwrap();
+        let lazy = node.attach("lazy").unwrap();
         watcher.monitor(lazy.pid()).unwrap();
         for _ in 0..3 {
             watcher.send(lazy.pid(), vec![]).unwrap();
@@ -464,8 +454,8 @@ fn spawn_beyond_the_process_limit_is_refused() {
             max_processes: 2,
             ..Limits::default()
         });
-        let a = attach(&node, "a");
-        attach(&node, "b");
+        let a = node.attach("a").unwrap();
+        node.attach("b").unwrap();
         let refused = node.spawn("c", |_| async { ExitReason::Normal });
         assert_eq!(refused.err(), Some(OpError::TooManyProcesses { limit: 2 }));
         a.exit(a.pid(), ExitReason::Normal).unwrap();
@@ -506,8 +496,8 @@ fn the_observer_sees_every_change_in_order() {
     run(async {
         let recorder = Arc::new(Recorder::default());
         let node = Node::with_observer(Limits::default(), recorder.clone());
-        let a = attach(&node, "a");
-        let b = attach(&node, "b");
+        let a = node.attach("a").unwrap();
+        let b = node.attach("b").unwrap();
         a.register("a", a.pid()).unwrap();
         a.link(b.pid()).unwrap();
         let m = b.monitor(a.pid()).unwrap();

@@ -67,18 +67,6 @@ impl Log {
     }
 }
 
-/// A process driven by the test itself, to receive `down`s and messages.
-fn attach(host: &Host) -> Process {
-    let mut handle = None;
-    host.node()
-        .spawn("test", |me| {
-            handle = Some(me);
-            std::future::pending::<ExitReason>()
-        })
-        .unwrap();
-    handle.unwrap()
-}
-
 /// The next message of the test's process; a failure, not a hang, if the
 /// node ended that process (say, its mailbox overflowed).
 async fn next(me: &Process) -> Message {
@@ -111,7 +99,7 @@ fn ping_and_pong_play_their_rounds_and_pong_heartbeats_while_idle() {
     rusm_rt::block_on(async {
         let log = Arc::new(Log::default());
         let host = ping_pong_host(log.clone());
-        let me = attach(&host);
+        let me = host.node().attach("test").unwrap();
         let (ping, _) = host
             .spawn_monitor(&me, "ping", br#"{"rounds": 5, "linger_ms": 250}"#.to_vec())
             .unwrap();
@@ -147,7 +135,7 @@ fn every_import_behaves_as_erlang_says_when_called_from_a_guest() {
         let host = Host::builder(settings())
             .build(components("abi", |_| Capabilities::trusted()))
             .unwrap();
-        let me = attach(&host);
+        let me = host.node().attach("test").unwrap();
         let (pid, _) = host
             .spawn_monitor(&me, "exercise", br#""main""#.to_vec())
             .unwrap();
@@ -161,7 +149,7 @@ fn each_kind_of_misbehaviour_ends_only_its_process_with_the_right_reason() {
         let host = Host::builder(settings())
             .build(components("faults", |_| Capabilities::default()))
             .unwrap();
-        let me = attach(&host);
+        let me = host.node().attach("test").unwrap();
         type Expected = Box<dyn Fn(&ExitReason) -> bool>;
         let cases: Vec<(&str, Expected)> = vec![
             (r#""normal""#, Box::new(|r| *r == ExitReason::Normal)),
@@ -254,7 +242,7 @@ fn a_guest_that_never_yields_is_preempted_and_others_progress_with_fuel_and_with
             let host = Host::builder(settings)
                 .build(components("faults", |_| Capabilities::default()))
                 .unwrap();
-            let me = attach(&host);
+            let me = host.node().attach("test").unwrap();
             // More busy guests than runtime worker threads (the test runtime
             // has one per core): without preemption some would never run.
             let ticker = format!(
@@ -306,7 +294,7 @@ fn with_a_fuel_budget_a_spinning_guest_ends_out_of_fuel() {
         let host = Host::builder(settings)
             .build(components("faults", |_| Capabilities::default()))
             .unwrap();
-        let me = attach(&host);
+        let me = host.node().attach("test").unwrap();
         let (spinner, _) = host
             .spawn_monitor(&me, "faulty", br#""spin""#.to_vec())
             .unwrap();
@@ -318,7 +306,7 @@ fn with_a_fuel_budget_a_spinning_guest_ends_out_of_fuel() {
 fn a_guest_blocked_in_receive_can_be_killed_and_its_monitors_see_it() {
     rusm_rt::block_on(async {
         let host = ping_pong_host(Arc::new(Log::default()));
-        let me = attach(&host);
+        let me = host.node().attach("test").unwrap();
         let (pong, _) = host
             .spawn_monitor(&me, "pong", br#"{"heartbeat_ms": 3600000}"#.to_vec())
             .unwrap();
@@ -349,7 +337,7 @@ fn compiled_components_are_cached_on_disk_by_content() {
                 .unwrap();
             let entries = std::fs::read_dir(&cache).unwrap().count();
             assert_eq!(entries, 1, "round {round}: one compiled component");
-            let me = attach(&host);
+            let me = host.node().attach("test").unwrap();
             let (pid, _) = host
                 .spawn_monitor(&me, "faulty", br#""normal""#.to_vec())
                 .unwrap();
