@@ -5,13 +5,14 @@
 //! rusm run examples/ping-pong       # boot a node, spawn the entry, wait for it
 //! ```
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use rusm_config::{AppConfig, LogLevel};
-use rusm_core::{Event, Message, Observer};
+use rusm_core::{Event, Message, Observer, Stdio};
 use rusm_host::{ComponentSource, Host};
 
 #[derive(Parser)]
@@ -145,11 +146,20 @@ fn built_components(app: &Path) -> Result<Vec<(String, PathBuf)>, String> {
 }
 
 /// The platform's lifecycle log on stderr, each line tagged `rusm` so it is
-/// easy to tell from the apps' own output.
+/// easy to tell from the apps' own output, which passes through untouched
+/// (guests allowed stdio write to the node's stdout and stderr).
 struct LifecycleLog(LogLevel);
 
 impl Observer for LifecycleLog {
     fn event(&self, event: Event<'_>) {
+        if let Event::Output { stream, bytes, .. } = event {
+            // Nowhere to report a closed terminal to; the guest goes on.
+            let _ = match stream {
+                Stdio::Stdout => std::io::stdout().lock().write_all(bytes),
+                Stdio::Stderr => std::io::stderr().lock().write_all(bytes),
+            };
+            return;
+        }
         let level = match event {
             Event::Exited { reason, .. } if !reason.is_normal() => LogLevel::Warn,
             Event::Spawned { .. } | Event::Exited { .. } => LogLevel::Info,

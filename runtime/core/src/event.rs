@@ -32,6 +32,30 @@ pub enum Event<'a> {
     Registered { name: &'a str, pid: Pid },
     /// `name` no longer resolves (unregistered, or its process ended).
     Unregistered { name: &'a str, pid: Pid },
+    /// A process wrote to its standard output or error. Only processes
+    /// allowed to (the host's `allow-stdio`) are reported; the rest is
+    /// discarded before it reaches the node.
+    Output {
+        pid: Pid,
+        stream: Stdio,
+        bytes: &'a [u8],
+    },
+}
+
+/// Which standard stream a process wrote to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stdio {
+    Stdout,
+    Stderr,
+}
+
+impl fmt::Display for Stdio {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stdio::Stdout => "stdout",
+            Stdio::Stderr => "stderr",
+        })
+    }
 }
 
 /// The one text form of an event, shared by the lifecycle log and traces:
@@ -65,6 +89,20 @@ impl fmt::Display for Event<'_> {
             } => write!(f, "monitor {watcher} on {target} {monitor}"),
             Event::Registered { name, pid } => write!(f, "register {name:?} {pid}"),
             Event::Unregistered { name, pid } => write!(f, "unregister {name:?} {pid}"),
+            Event::Output { pid, stream, bytes } => {
+                // One line whatever was written: the final newline is
+                // implied, any other control character is escaped.
+                write!(f, "{stream} {pid}: ")?;
+                let text = String::from_utf8_lossy(bytes);
+                for c in text.strip_suffix('\n').unwrap_or(&text).chars() {
+                    if c.is_control() {
+                        write!(f, "{}", c.escape_default())?;
+                    } else {
+                        write!(f, "{c}")?;
+                    }
+                }
+                Ok(())
+            }
         }
     }
 }

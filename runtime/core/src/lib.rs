@@ -35,7 +35,7 @@
 mod event;
 mod node;
 
-pub use event::{Event, Observer};
+pub use event::{Event, Observer, Stdio};
 pub use node::{Limits, Node, OpError, Process};
 pub use rusm_wire::{ExitReason, Message, Pid, Ref};
 

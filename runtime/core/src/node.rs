@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusm_rt::sync::{Notify, watch};
 use rusm_rt::time::Duration;
 
-use crate::event::{Event, Observer, Silent};
+use crate::event::{Event, Observer, Silent, Stdio};
 use crate::{ExitReason, Message, Pid, Ref};
 
 /// The node's bounds. Exceeding one is a clear error, never a hang or an OOM.
@@ -297,6 +297,36 @@ impl Node {
     /// The pid registered as `name`, if any.
     pub fn whereis(&self, name: &str) -> Option<Pid> {
         self.begin().table.names.get(name).copied()
+    }
+
+    /// Reports what `pid` wrote to `stream`, in order with every other event
+    /// (nothing is reported once `pid` has ended).
+    pub fn output(&self, pid: Pid, stream: Stdio, bytes: &[u8]) {
+        let txn = self.begin();
+        if txn.table.procs.contains_key(&pid) {
+            txn.emit(Event::Output { pid, stream, bytes });
+        }
+    }
+
+    /// Stops the node: every process ends at once, `killed`, in pid order.
+    /// Nobody is left to receive link signals or `down`s, so none are sent;
+    /// the node stays usable and keeps issuing fresh pids.
+    pub fn shutdown(&self) {
+        let mut txn = self.begin();
+        txn.table.names.clear();
+        for (pid, entry) in std::mem::take(&mut txn.table.procs) {
+            txn.emit(Event::Exited {
+                pid,
+                label: &entry.label,
+                reason: &ExitReason::Killed,
+            });
+            entry.exit.send_replace(Some(ExitReason::Killed));
+        }
+    }
+
+    /// How many messages wait in `pid`'s mailbox, while it is alive.
+    pub fn mailbox_len(&self, pid: Pid) -> Option<usize> {
+        self.begin().table.procs.get(&pid).map(|e| e.mailbox.len())
     }
 
     /// Whether `pid` is alive.

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use rusm_rt::time::{self, Duration};
 
-use crate::{Event, ExitReason, Limits, Message, Node, Observer, OpError, Pid, Process};
+use crate::{Event, ExitReason, Limits, Message, Node, Observer, OpError, Pid, Process, Stdio};
 
 /// A process that waits for one message and ends with the reason it names.
 fn exits_on_message(node: &Node) -> Pid {
@@ -42,6 +42,7 @@ fn mailbox_is_fifo_and_send_never_blocks() {
         for n in 0..100u8 {
             a.send(b.pid(), vec![n]).unwrap();
         }
+        assert_eq!(node.mailbox_len(b.pid()), Some(100));
         for n in 0..100u8 {
             assert_eq!(
                 b.receive().await,
@@ -52,6 +53,9 @@ fn mailbox_is_fifo_and_send_never_blocks() {
             );
         }
         assert_eq!(b.try_receive(), None);
+        assert_eq!(node.mailbox_len(b.pid()), Some(0));
+        node.exit(b.pid(), ExitReason::Killed).unwrap();
+        assert_eq!(node.mailbox_len(b.pid()), None);
     });
 }
 
@@ -519,5 +523,57 @@ fn the_observer_sees_every_change_in_order() {
                 "deliver 2 exit from 1: trap: boom",
             ]
         );
+    });
+}
+
+#[test]
+fn output_is_reported_in_order_as_one_line_and_not_after_exit() {
+    run(async {
+        let recorder = Arc::new(Recorder::default());
+        let node = Node::with_observer(Limits::default(), recorder.clone());
+        let a = node.attach("a").unwrap();
+        node.output(a.pid(), Stdio::Stdout, b"hello\n");
+        node.output(a.pid(), Stdio::Stderr, b"two\nlines\ttabbed\n");
+        node.exit(a.pid(), ExitReason::Killed).unwrap();
+        node.output(a.pid(), Stdio::Stdout, b"from beyond\n");
+        let log = recorder.0.lock().unwrap().clone();
+        assert_eq!(
+            log,
+            [
+                "spawn a#1",
+                "stdout 1: hello",
+                "stderr 1: two\\nlines\\ttabbed",
+                "exit a#1 killed",
+            ]
+        );
+    });
+}
+
+#[test]
+fn shutdown_ends_every_process_without_signals_and_pids_stay_fresh() {
+    run(async {
+        let recorder = Arc::new(Recorder::default());
+        let node = Node::with_observer(Limits::default(), recorder.clone());
+        let a = node.attach("a").unwrap();
+        let b = node.attach("b").unwrap();
+        a.link(b.pid()).unwrap();
+        b.monitor(a.pid()).unwrap();
+        a.register("a", a.pid()).unwrap();
+        let blocked = rusm_rt::task::spawn(node.join(exits_on_message(&node)));
+        node.shutdown();
+        assert_eq!(blocked.await.unwrap(), Some(ExitReason::Killed));
+        assert_eq!(node.process_count(), 0);
+        assert_eq!(node.whereis("a"), None);
+        assert_eq!(a.exited().await, ExitReason::Killed);
+        let log = recorder.0.lock().unwrap().clone();
+        assert_eq!(
+            log[log.len() - 3..],
+            [
+                "exit a#1 killed",
+                "exit b#2 killed",
+                "exit exits-on-message#3 killed"
+            ]
+        );
+        assert_eq!(node.attach("c").unwrap().pid(), Pid::from_raw(4));
     });
 }

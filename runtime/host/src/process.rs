@@ -59,7 +59,7 @@ pub(crate) fn spawn(
     let owner = shared.clone();
     let body = move |process| async move {
         let state = ProcState {
-            wasi: crate::wasi::context(&component, capabilities.allow_stdio),
+            wasi: crate::wasi::context(&component, &process, capabilities.allow_stdio),
             table: ResourceTable::new(),
             process,
             memory: MemoryLimit::new(owner.settings.memory_limit_mib),
@@ -89,10 +89,17 @@ async fn run(pre: CommandPre<ProcState>, state: ProcState) -> ExitReason {
     if let Err(e) = schedule(&mut store, &settings) {
         return ExitReason::Trap(format!("cannot schedule the process: {e}"));
     }
-    let outcome = async {
-        let command = pre.instantiate_async(&mut store).await?;
-        command.wasi_cli_run().call_run(&mut store).await
-    }
+    // Under simulation each slice of fuel costs simulated time, one
+    // nanosecond per unit: busy guests advance the clock as they would
+    // occupy a CPU, so timers still fire while they spin.
+    let slice = rusm_rt::time::Duration::from_nanos(settings.fuel_per_slice);
+    let outcome = rusm_rt::cpu::metered(
+        async {
+            let command = pre.instantiate_async(&mut store).await?;
+            command.wasi_cli_run().call_run(&mut store).await
+        },
+        slice,
+    )
     .await;
     exit_reason(outcome, store.data())
 }

@@ -3,14 +3,22 @@
 //! randomness.
 
 use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, UNIX_EPOCH};
 
+use bytes::Bytes;
+use rusm_core::{Process, Stdio};
+use rusm_rt::io::AsyncWrite;
 use rusm_rt::time::Instant;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
 
-/// The WASI context of one process of `component`. Its stdout and stderr
-/// reach the node's only when `allow_stdio` (otherwise they are discarded).
-pub(crate) fn context(component: &str, allow_stdio: bool) -> WasiCtx {
+/// The WASI context of `process`, an instance of `component`. Its stdout and
+/// stderr become node events (the lifecycle log prints them, a trace records
+/// them) only when `allow_stdio`; otherwise they are discarded.
+pub(crate) fn context(component: &str, process: &Process, allow_stdio: bool) -> WasiCtx {
     let mut builder = WasiCtxBuilder::new();
     builder
         .arg(component)
@@ -24,9 +32,98 @@ pub(crate) fn context(component: &str, allow_stdio: bool) -> WasiCtx {
             u128::from(rusm_rt::rand::u64()) << 64 | u128::from(rusm_rt::rand::u64()),
         );
     if allow_stdio {
-        builder.inherit_stdout().inherit_stderr();
+        builder
+            .stdout(NodeOutput::new(process, Stdio::Stdout))
+            .stderr(NodeOutput::new(process, Stdio::Stderr));
     }
     builder.build()
+}
+
+/// The most a guest may write in one call; `check-write` grants no more, so
+/// a guest cannot make the host copy an unbounded buffer at once.
+const OUTPUT_CHUNK_BYTES: usize = 64 * 1024;
+
+/// A guest's stdout or stderr: every write is reported to the node as an
+/// [`rusm_core::Event::Output`], so it lands in order with the process's
+/// other events, synchronously (no background task, which the simulator
+/// could not order).
+#[derive(Clone)]
+struct NodeOutput {
+    node: rusm_core::Node,
+    pid: rusm_core::Pid,
+    stream: Stdio,
+}
+
+impl NodeOutput {
+    fn new(process: &Process, stream: Stdio) -> NodeOutput {
+        NodeOutput {
+            node: process.node().clone(),
+            pid: process.pid(),
+            stream,
+        }
+    }
+}
+
+impl IsTerminal for NodeOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for NodeOutput {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl OutputStream for NodeOutput {
+    fn write(&mut self, bytes: Bytes) -> Result<(), StreamError> {
+        if bytes.len() > OUTPUT_CHUNK_BYTES {
+            return Err(StreamError::Trap(wasmtime::format_err!(
+                "wrote {} bytes after a permit of {OUTPUT_CHUNK_BYTES}",
+                bytes.len()
+            )));
+        }
+        self.node.output(self.pid, self.stream, &bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StreamError> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> Result<usize, StreamError> {
+        Ok(OUTPUT_CHUNK_BYTES)
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for NodeOutput {
+    async fn ready(&mut self) {}
+}
+
+impl AsyncWrite for NodeOutput {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let chunk = &buf[..buf.len().min(OUTPUT_CHUNK_BYTES)];
+        self.node.output(self.pid, self.stream, chunk);
+        Poll::Ready(Ok(chunk.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
 }
 
 struct WallClock;

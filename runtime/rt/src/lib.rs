@@ -135,6 +135,88 @@ pub mod net {
     pub use tokio::net::{TcpListener, TcpStream};
 }
 
+/// CPU time, as the simulator sees it.
+pub mod cpu {
+    use std::future::Future;
+    use std::time::Duration;
+
+    /// Runs `future`, and under simulation charges `per_yield` of simulated
+    /// time each time it yields while still runnable (it woke itself: a
+    /// guest preempted after a slice of fuel). Without this a busy guest
+    /// would cost no simulated time at all: madsim's clock only moves when
+    /// every task waits, so a spinning guest would stall the clock and
+    /// every timer behind it. In production time passes by itself and
+    /// `future` runs as it is.
+    pub fn metered<F: Future>(future: F, per_yield: Duration) -> impl Future<Output = F::Output> {
+        #[cfg(not(madsim))]
+        {
+            let _ = per_yield;
+            future
+        }
+        #[cfg(madsim)]
+        {
+            sim::Metered {
+                inner: Box::pin(future),
+                per_yield,
+            }
+        }
+    }
+
+    #[cfg(madsim)]
+    mod sim {
+        use std::future::Future;
+        use std::pin::Pin;
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::task::{Context, Poll, Wake, Waker};
+        use std::time::Duration;
+
+        pub(super) struct Metered<F: Future> {
+            pub(super) inner: Pin<Box<F>>,
+            pub(super) per_yield: Duration,
+        }
+
+        /// Notes whether the future woke itself during a poll.
+        struct Flagged {
+            woken: AtomicBool,
+            waker: Waker,
+        }
+
+        impl Wake for Flagged {
+            fn wake(self: Arc<Self>) {
+                self.wake_by_ref();
+            }
+
+            fn wake_by_ref(self: &Arc<Self>) {
+                self.woken.store(true, Ordering::Relaxed);
+                self.waker.wake_by_ref();
+            }
+        }
+
+        impl<F: Future> Future for Metered<F> {
+            type Output = F::Output;
+
+            fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+                let flagged = Arc::new(Flagged {
+                    woken: AtomicBool::new(false),
+                    waker: cx.waker().clone(),
+                });
+                let waker = Waker::from(flagged.clone());
+                let poll = self.inner.as_mut().poll(&mut Context::from_waker(&waker));
+                if poll.is_pending() && flagged.woken.load(Ordering::Relaxed) {
+                    madsim::time::advance(self.per_yield);
+                }
+                poll
+            }
+        }
+    }
+}
+
+/// Byte streams: the traits the host's stream adapters implement.
+pub mod io {
+    pub use tokio::io::AsyncWrite;
+}
+
 /// Synchronisation primitives. They hold no clock or thread of their own, so
 /// the same types serve tokio and madsim.
 pub mod sync {
@@ -166,7 +248,24 @@ pub fn block_on_seeded<F: Future>(seed: u64, future: F) -> F::Output {
     }
     #[cfg(madsim)]
     {
-        madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default())
-            .block_on(future)
+        madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default()).block_on(
+            async {
+                reseed_thread_rng();
+                future.await
+            },
+        )
     }
+}
+
+/// Puts the thread's `rand` generator in a state that follows from the
+/// world's seed. wasmtime-wasi draws from it for every WASI context, and it
+/// reseeds from the OS (which madsim serves from the seed) after every 64 KiB
+/// of output: left alone, that reseed would land at a moment set by every
+/// earlier simulation on this thread, and two runs of one seed would part
+/// ways (seen: the 4th seed of a sweep diverged after ~100 earlier runs).
+#[cfg(madsim)]
+fn reseed_thread_rng() {
+    ::rand::rng()
+        .reseed()
+        .expect("madsim serves the OS randomness a reseed asks for");
 }
