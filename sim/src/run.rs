@@ -45,44 +45,85 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Builds an app's guests once per process, before any simulated world
-/// starts (compilation is pure, and madsim forbids the threads cargo uses).
-fn components(app: &str) -> Result<Vec<ComponentSource>, RunError> {
-    static BUILT: OnceLock<Mutex<BTreeMap<String, Vec<ComponentSource>>>> = OnceLock::new();
-    let mut built = BUILT
-        .get_or_init(Default::default)
-        .lock()
-        .expect("build lock");
-    if let Some(components) = built.get(app) {
-        return Ok(components.clone());
+/// An app ready to boot: its components (built once per process, before any
+/// simulated world starts: compilation is pure, and madsim forbids the
+/// threads cargo uses) and the runtime settings the scenario runs it with.
+struct App {
+    components: Vec<ComponentSource>,
+    runtime: Runtime,
+}
+
+impl App {
+    fn load(scenario: &Scenario) -> Result<App, RunError> {
+        let dir = repo().join("examples").join(&scenario.app);
+        let config = config_with_overrides(&dir, &scenario.runtime)?;
+        static BUILT: OnceLock<Mutex<BTreeMap<String, Vec<rusm_build::Built>>>> = OnceLock::new();
+        let mut built = BUILT
+            .get_or_init(Default::default)
+            .lock()
+            .expect("build lock");
+        let components = match built.get(&scenario.app) {
+            Some(components) => components.clone(),
+            None => {
+                let components = rusm_build::build_app(&dir, Some(&repo().join("target/guests")))
+                    .map_err(|e| RunError::Setup(e.to_string()))?;
+                built.insert(scenario.app.clone(), components.clone());
+                components
+            }
+        };
+        Ok(App {
+            components: components
+                .into_iter()
+                .map(|b| ComponentSource {
+                    capabilities: config.capabilities(&b.name),
+                    name: b.name,
+                    wasm: b.wasm,
+                })
+                .collect(),
+            runtime: config.runtime,
+        })
     }
-    let dir = repo().join("examples").join(app);
-    let config = AppConfig::load(&dir).map_err(|e| RunError::Setup(e.to_string()))?;
-    let components: Vec<ComponentSource> =
-        rusm_build::build_app(&dir, Some(&repo().join("target/guests")))
-            .map_err(|e| RunError::Setup(e.to_string()))?
-            .into_iter()
-            .map(|b| ComponentSource {
-                capabilities: config.capabilities(&b.name),
-                name: b.name,
-                wasm: b.wasm,
-            })
-            .collect();
-    built.insert(app.to_string(), components.clone());
-    Ok(components)
+
+    /// A fresh node running this app, reporting to `recorder`.
+    fn boot(&self, recorder: &Arc<Recorder>) -> Result<Host, String> {
+        Host::builder(self.runtime.clone())
+            .observer(recorder.clone())
+            .cache_dir(repo().join("target/rusm-cache"))
+            .build(self.components.clone())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The app's `rusm.toml` with the scenario's `[runtime]` keys laid over its
+/// own `[runtime]` section.
+fn config_with_overrides(dir: &Path, overrides: &toml::Table) -> Result<AppConfig, RunError> {
+    let file = dir.join("rusm.toml");
+    let setup = |e: &dyn fmt::Display| RunError::Setup(format!("{}: {e}", file.display()));
+    let text = std::fs::read_to_string(&file).map_err(|e| setup(&e))?;
+    if overrides.is_empty() {
+        return AppConfig::parse(&text).map_err(|e| setup(&e));
+    }
+    let mut table: toml::Table = toml::from_str(&text).map_err(|e| setup(&e))?;
+    let runtime = table
+        .entry("runtime")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let toml::Value::Table(runtime) = runtime else {
+        return Err(setup(&"runtime is not a table"));
+    };
+    runtime.extend(overrides.clone());
+    let merged = toml::to_string(&table).map_err(|e| setup(&e))?;
+    AppConfig::parse(&merged)
+        .map_err(|e| setup(&format_args!("with the scenario's [runtime]: {e}")))
 }
 
 /// Runs `scenario` once with `seed` on a fresh node and returns its trace.
 pub fn run(scenario: &Scenario, seed: u64) -> Result<Trace, RunError> {
-    let components = components(&scenario.app)?;
+    let app = App::load(scenario)?;
     let recorder = Arc::new(Recorder::default());
-    let host = Host::builder(Runtime::default())
-        .observer(recorder.clone())
-        .cache_dir(repo().join("target/rusm-cache"))
-        .build(components)
-        .map_err(|e| RunError::Setup(e.to_string()))?;
-    let failures = rusm_rt::block_on_seeded(seed, drive(&host, scenario, &recorder));
-    let trace = recorder.finish();
+    // The first node boots outside the simulated world, where compiling (or
+    // loading the compiled cache) may use threads.
+    let host = app.boot(&recorder).map_err(RunError::Setup)?;
+    let (failures, trace) = rusm_rt::block_on_seeded(seed, drive(host, &app, scenario, &recorder));
     if failures.is_empty() {
         Ok(trace)
     } else {
@@ -90,23 +131,31 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Trace, RunError> {
     }
 }
 
-/// Plays the steps from the scenario's own process ("sim"), which monitors
-/// every process it spawns; returns the failed expectations.
-async fn drive(host: &Host, scenario: &Scenario, recorder: &Recorder) -> Vec<String> {
+/// The scenario's own process on `host`: the sender of its messages and the
+/// watcher of everything it spawns.
+fn attach(host: &Host) -> Process {
+    host.node()
+        .attach("sim")
+        .expect("a fresh node has room for the scenario's process")
+}
+
+/// Plays the steps; returns the failed expectations and the trace.
+async fn drive(
+    host: Host,
+    app: &App,
+    scenario: &Scenario,
+    recorder: &Arc<Recorder>,
+) -> (Vec<String>, Trace) {
     recorder.start();
     let start = rusm_rt::time::now();
-    // The scenario's own process: the sender of its messages and the watcher
-    // of everything it spawns.
-    let me = host
-        .node()
-        .attach("sim")
-        .expect("a fresh node has room for the scenario's process");
     let mut driver = Driver {
-        host,
-        me: &me,
+        app,
         recorder,
+        me: attach(&host),
+        host,
         names: BTreeMap::new(),
         exits: BTreeMap::new(),
+        inbox: Vec::new(),
         failures: Vec::new(),
     };
     for step in &scenario.steps {
@@ -115,7 +164,19 @@ async fn drive(host: &Host, scenario: &Scenario, recorder: &Recorder) -> Vec<Str
     }
     wait_until(start + Duration::from_millis(scenario.run_ms)).await;
     recorder.note("end");
-    driver.failures
+    let trace = recorder.finish();
+    stop(&driver.host).await;
+    (driver.failures, trace)
+}
+
+/// Stops `host`'s node and lets every process task see it and end. A task
+/// left waiting would never be dropped: madsim keeps no list of them, and a
+/// process's future holds the very waker its mailbox would wake it with, so
+/// its instance (and the host's memory pool) would leak with it.
+async fn stop(host: &Host) {
+    host.node().shutdown();
+    // Woken tasks all run before the clock moves on.
+    rusm_rt::time::sleep(Duration::from_millis(1)).await;
 }
 
 /// Sleeps until `deadline` unless it has come: madsim's timers tick in whole
@@ -127,12 +188,20 @@ async fn wait_until(deadline: rusm_rt::time::Instant) {
     }
 }
 
+/// The name `$sim` and `as = "sim"` refer to: the scenario's own process.
+const SIM: &str = "sim";
+
 struct Driver<'a> {
-    host: &'a Host,
-    me: &'a Process,
-    recorder: &'a Recorder,
+    app: &'a App,
+    recorder: &'a Arc<Recorder>,
+    host: Host,
+    me: Process,
     names: BTreeMap<String, Pid>,
+    /// How the processes the scenario spawned ended (from their downs).
     exits: BTreeMap<Pid, ExitReason>,
+    /// Data messages the scenario's process received and no expectation
+    /// has used up yet.
+    inbox: Vec<(Pid, Vec<u8>)>,
     failures: Vec<String>,
 }
 
@@ -140,10 +209,15 @@ impl Driver<'_> {
     fn play(&mut self, step: &Step) {
         self.recorder
             .note(format_args!("step {}", describe(&step.action)));
-        // The downs of monitored processes tell how they ended.
         while let Some(message) = self.me.try_receive() {
-            if let Message::Down { pid, reason, .. } = message {
-                self.exits.insert(pid, reason);
+            match message {
+                Message::Down { pid, reason, .. } => {
+                    self.exits.insert(pid, reason);
+                }
+                Message::Data { from, bytes } => self.inbox.push((from, bytes)),
+                // The scenario's process does not trap exits: an exit
+                // signal would have ended it, not arrived as a message.
+                Message::Exit { .. } => {}
             }
         }
         if let Err(failure) = self.act(&step.action) {
@@ -160,16 +234,23 @@ impl Driver<'_> {
                 init,
                 name,
             } => {
+                if name == SIM {
+                    return Err(format!(
+                        "{SIM:?} is the scenario's own process; pick another name"
+                    ));
+                }
+                let init = self.expand(init)?;
                 let (pid, _) = self
                     .host
-                    .spawn_monitor(self.me, component, init.clone().into_bytes())
+                    .spawn_monitor(&self.me, component, init.into_bytes())
                     .map_err(|e| format!("spawn {component}: {e}"))?;
                 self.names.insert(name.clone(), pid);
             }
             Action::Send { to, json } => {
                 let to = self.pid(to)?;
+                let json = self.expand(json)?;
                 self.me
-                    .send(to, json.clone().into_bytes())
+                    .send(to, json.into_bytes())
                     .map_err(|e| e.to_string())?;
             }
             Action::Kill { target } => {
@@ -177,6 +258,15 @@ impl Driver<'_> {
                 self.me
                     .exit(pid, ExitReason::Killed)
                     .map_err(|e| e.to_string())?;
+            }
+            Action::RestartNode => {
+                // The old node's tasks end as soon as this step yields.
+                self.host.node().shutdown();
+                self.host = self.app.boot(self.recorder)?;
+                self.me = attach(&self.host);
+                self.names.clear();
+                self.exits.clear();
+                self.inbox.clear();
             }
             Action::ExpectAlive { target } => {
                 let pid = self.pid(target)?;
@@ -208,15 +298,86 @@ impl Driver<'_> {
                     ));
                 }
             }
+            Action::ExpectReceived { from, json } => {
+                let sender = self.pid(from)?;
+                let wanted = json
+                    .as_deref()
+                    .map(|json| {
+                        let json = self.expand(json)?;
+                        serde_json::from_str::<serde_json::Value>(&json)
+                            .map_err(|e| format!("expect-received json {json:?}: {e}"))
+                    })
+                    .transpose()?;
+                let matches = |(pid, bytes): &(Pid, Vec<u8>)| {
+                    *pid == sender
+                        && wanted.as_ref().is_none_or(|wanted| {
+                            serde_json::from_slice::<serde_json::Value>(bytes)
+                                .ok()
+                                .as_ref()
+                                == Some(wanted)
+                        })
+                };
+                match self.inbox.iter().position(matches) {
+                    Some(at) => {
+                        self.inbox.remove(at);
+                    }
+                    None => {
+                        let waiting: Vec<String> = self
+                            .inbox
+                            .iter()
+                            .map(|(pid, bytes)| {
+                                format!("{pid}: {}", String::from_utf8_lossy(bytes))
+                            })
+                            .collect();
+                        return Err(format!(
+                            "no message from {from}{} has arrived (unmatched: [{}])",
+                            json.as_ref()
+                                .map_or(String::new(), |j| format!(" equal to {j}")),
+                            waiting.join(", ")
+                        ));
+                    }
+                }
+            }
+            Action::ExpectMailboxEmpty { target } => {
+                let pid = self.pid(target)?;
+                match self.host.node().mailbox_len(pid) {
+                    Some(0) => {}
+                    Some(n) => return Err(format!("{target} has {n} unreceived message(s)")),
+                    None => return Err(format!("{target} is not alive")),
+                }
+            }
         }
         Ok(())
     }
 
     fn pid(&self, name: &str) -> Result<Pid, String> {
+        if name == SIM {
+            return Ok(self.me.pid());
+        }
         self.names
             .get(name)
             .copied()
             .ok_or_else(|| format!("no process named {name:?} was spawned"))
+    }
+
+    /// `text` with every `$name` replaced by that process's pid.
+    fn expand(&self, text: &str) -> Result<String, String> {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(dollar) = rest.find('$') {
+            out.push_str(&rest[..dollar]);
+            let after = &rest[dollar + 1..];
+            let len = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                .unwrap_or(after.len());
+            if len == 0 {
+                return Err(format!("a lone $ in {text:?}: write $name for a pid"));
+            }
+            out.push_str(&self.pid(&after[..len])?.as_raw().to_string());
+            rest = &after[len..];
+        }
+        out.push_str(rest);
+        Ok(out)
     }
 
     fn how_it_ended(&self, pid: Pid) -> String {
@@ -235,6 +396,12 @@ fn describe(action: &Action) -> String {
         } => format!("spawn {component} as {name} init {init}"),
         Action::Send { to, json } => format!("send {to} {json}"),
         Action::Kill { target } => format!("kill {target}"),
+        Action::RestartNode => "restart-node".into(),
+        Action::ExpectReceived { from, json } => format!(
+            "expect-received from {from}{}",
+            json.as_ref().map_or(String::new(), |j| format!(" {j}"))
+        ),
+        Action::ExpectMailboxEmpty { target } => format!("expect-mailbox-empty {target}"),
         Action::ExpectAlive { target } => format!("expect-alive {target}"),
         Action::ExpectExited { target, reason } => {
             format!(

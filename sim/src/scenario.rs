@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 /// A parsed scenario.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
     /// What behaviour this scenario shows.
     pub description: String,
@@ -17,6 +17,9 @@ pub struct Scenario {
     pub seeds: Vec<u64>,
     /// Simulated time the scenario lasts; the trace ends there.
     pub run_ms: u64,
+    /// Settings laid over the app's `[runtime]` section (a tighter limit, a
+    /// fuel budget) for this scenario only.
+    pub runtime: toml::Table,
     /// The steps, in time order.
     pub steps: Vec<Step>,
 }
@@ -29,7 +32,9 @@ pub struct Step {
     pub action: Action,
 }
 
-/// What a step does. Processes are named by the handle given at `spawn`.
+/// What a step does. Processes are named by the handle given at `spawn`;
+/// in `init` and `json`, `$name` stands for that process's pid (`$sim` for
+/// the scenario's own process).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Spawns `component` with `init`, known from now on as `name`.
@@ -42,6 +47,15 @@ pub enum Action {
     Send { to: String, json: String },
     /// Kills a process (an untrappable exit signal).
     Kill { target: String },
+    /// Stops the node (every process ends) and boots a fresh one with an
+    /// empty process table; names given before no longer resolve.
+    RestartNode,
+    /// Checks that a message from `from` has reached the scenario's own
+    /// process (equal to `json` as JSON, if given); each expectation uses
+    /// up the message it matched.
+    ExpectReceived { from: String, json: Option<String> },
+    /// Checks that nothing waits unreceived in a process's mailbox.
+    ExpectMailboxEmpty { target: String },
     /// Checks that a process is alive.
     ExpectAlive { target: String },
     /// Checks that a process has exited, with the given reason if any.
@@ -75,6 +89,8 @@ struct File {
     app: String,
     seeds: Vec<u64>,
     run_ms: u64,
+    #[serde(default)]
+    runtime: toml::Table,
     #[serde(default, rename = "step")]
     steps: Vec<RawStep>,
 }
@@ -91,6 +107,9 @@ struct RawStep {
     send: Option<String>,
     json: Option<String>,
     kill: Option<String>,
+    restart_node: Option<bool>,
+    expect_received: Option<String>,
+    expect_mailbox_empty: Option<String>,
     expect_alive: Option<String>,
     expect_exited: Option<String>,
     reason: Option<String>,
@@ -135,13 +154,49 @@ impl Scenario {
             app: file.app,
             seeds: file.seeds,
             run_ms: file.run_ms,
+            runtime: file.runtime,
             steps,
         })
     }
 }
 
 impl RawStep {
+    /// A modifier key belongs to certain actions; anywhere else it would be
+    /// silently ignored, so it is an error.
+    fn check_modifiers(&self) -> Result<(), String> {
+        let belongs = [
+            ("as", self.name.is_some(), self.spawn.is_some(), "spawn"),
+            ("init", self.init.is_some(), self.spawn.is_some(), "spawn"),
+            (
+                "json",
+                self.json.is_some(),
+                self.send.is_some() || self.expect_received.is_some(),
+                "send or expect-received",
+            ),
+            (
+                "reason",
+                self.reason.is_some(),
+                self.expect_exited.is_some(),
+                "expect-exited",
+            ),
+            (
+                "is",
+                self.is.is_some(),
+                self.expect_whereis.is_some(),
+                "expect-whereis",
+            ),
+        ];
+        match belongs
+            .iter()
+            .find(|(_, given, owner, _)| *given && !*owner)
+        {
+            Some((key, _, _, owners)) => Err(format!("{key} goes with {owners}")),
+            None => Ok(()),
+        }
+    }
+
     fn into_step(self) -> Result<Step, String> {
+        self.check_modifiers()?;
         let at_ms = self.at_ms;
         let mut actions = Vec::new();
         if let Some(component) = self.spawn {
@@ -159,6 +214,20 @@ impl RawStep {
         }
         if let Some(target) = self.kill {
             actions.push(Action::Kill { target });
+        }
+        match self.restart_node {
+            Some(true) => actions.push(Action::RestartNode),
+            Some(false) => return Err("restart-node = false does nothing; remove the step".into()),
+            None => {}
+        }
+        if let Some(from) = self.expect_received {
+            actions.push(Action::ExpectReceived {
+                from,
+                json: self.json.clone(),
+            });
+        }
+        if let Some(target) = self.expect_mailbox_empty {
+            actions.push(Action::ExpectMailboxEmpty { target });
         }
         if let Some(target) = self.expect_alive {
             actions.push(Action::ExpectAlive { target });
@@ -181,7 +250,7 @@ impl RawStep {
                 action: actions.remove(0),
             }),
             0 => Err(
-                "no action (spawn, send, kill, expect-alive, expect-exited, expect-whereis)".into(),
+                "no action (spawn, send, kill, restart-node, expect-alive, expect-exited, expect-whereis, expect-received, expect-mailbox-empty)".into(),
             ),
             _ => Err("more than one action; give each its own [[step]]".into()),
         }
@@ -253,5 +322,10 @@ mod tests {
         let typo =
             Scenario::parse(&format!("{head}[[step]]\nat-ms = 0\nkil = \"a\"\n")).unwrap_err();
         assert!(typo.to_string().contains("kil"), "{typo}");
+        let stray = Scenario::parse(&format!(
+            "{head}[[step]]\nat-ms = 0\nkill = \"a\"\nreason = \"normal\"\n"
+        ))
+        .unwrap_err();
+        assert_eq!(stray.to_string(), "step 1: reason goes with expect-exited");
     }
 }
