@@ -18,11 +18,10 @@ for app in sdk-rs/rusm-rs/ examples/*/; do
         --target-dir target/guests -- -D warnings
 done
 
-step "under simulation (madsim): the actor core's tests and every scenario, replayed twice per seed"
+step "under simulation (madsim): the actor core's tests, every scenario replayed twice per seed over a 100-seed sweep, and rusm sim across processes"
 # Its own target dir: a different RUSTFLAGS would otherwise rebuild the
 # normal build from scratch every time.
-RUSM_SEEDS=20 RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-madsim cargo test -p rusm-core -p rusm-sim
-RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-madsim cargo check -p rusm
+RUSM_SEEDS=100 RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-madsim cargo test -p rusm-core -p rusm-sim -p rusm
 
 step "tests (unit, guests on the real host, doc tests)"
 cargo test

@@ -3,6 +3,7 @@
 //! ```text
 //! rusm build examples/ping-pong     # components/<name>/ -> wasm/<name>.wasm
 //! rusm run examples/ping-pong       # boot a node, spawn the entry, wait for it
+//! rusm sim scenarios/heartbeat.toml --seed 7   # replay a scenario (simulation build)
 //! ```
 
 use std::io::Write;
@@ -46,12 +47,22 @@ enum Command {
         #[arg(long)]
         init: Option<String>,
     },
+    /// Replay a scenario file with one seed and print its trace. Needs the
+    /// simulation build: `bash ci/sim.sh scenarios/x.toml --seed N`.
+    Sim {
+        /// The scenario file (see scenarios/README.md).
+        scenario: PathBuf,
+        /// The seed (default: the scenario's first).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
 }
 
 fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
         Command::Build { app, target_dir } => build(&app, target_dir.as_deref()),
         Command::Run { app, init } => run(&app, init),
+        Command::Sim { scenario, seed } => sim(&scenario, seed),
     };
     match outcome {
         Ok(code) => code,
@@ -68,6 +79,40 @@ fn build(app: &Path, target_dir: Option<&Path>) -> Result<ExitCode, String> {
         eprintln!("rusm build {} -> {}", built.name, built.wasm.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Replays `scenario` inside the simulator and prints its trace on stdout;
+/// the exit code says whether every expectation held.
+#[cfg(madsim)]
+fn sim(scenario: &Path, seed: Option<u64>) -> Result<ExitCode, String> {
+    let scenario = rusm_sim::Scenario::load(scenario).map_err(|e| e.to_string())?;
+    let seed = seed.unwrap_or(scenario.seeds[0]);
+    match rusm_sim::run(&scenario, seed) {
+        Ok(trace) => {
+            print!("{trace}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(rusm_sim::RunError::Expectations { failures, trace }) => {
+            print!("{trace}");
+            for failure in failures {
+                eprintln!("rusm sim: expectation failed {failure}");
+            }
+            Ok(ExitCode::FAILURE)
+        }
+        Err(setup) => Err(setup.to_string()),
+    }
+}
+
+/// Without the simulator compiled in there is nothing deterministic to
+/// replay on, so say where it is rather than run on real time.
+#[cfg(not(madsim))]
+fn sim(scenario: &Path, seed: Option<u64>) -> Result<ExitCode, String> {
+    let seed = seed.map_or(String::new(), |s| format!(" --seed {s}"));
+    Err(format!(
+        "this rusm is the production build; scenarios replay in the simulation build: \
+         bash ci/sim.sh {}{seed}",
+        scenario.display()
+    ))
 }
 
 /// Runs the app until its entry process ends; the exit code says whether it

@@ -1,5 +1,8 @@
 //! The `rusm` binary as a user runs it: build an app, run it, read what it
-//! prints and how it exits.
+//! prints and how it exits. The production build only: the simulation
+//! build's `rusm` is tested in `sim.rs`.
+
+#![cfg(not(madsim))]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -168,4 +171,15 @@ fn running_an_unbuilt_app_says_to_build_it() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("run `rusm build` first"), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn sim_in_the_production_build_points_at_the_simulation_build() {
+    let out = rusm(&["sim", "scenarios/heartbeat.toml", "--seed", "7"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("bash ci/sim.sh scenarios/heartbeat.toml --seed 7"),
+        "{}",
+        text(&out.stderr)
+    );
 }
