@@ -118,7 +118,7 @@ fn config_with_overrides(dir: &Path, overrides: &toml::Table) -> Result<AppConfi
 
 /// Runs `scenario` once with `seed` on a fresh node and returns its trace.
 ///
-/// The first simulation in a process is played twice and the first result
+/// Under simulation, the first one in a process is played twice and the first result
 /// thrown away: some lazily initialised statics in dependencies draw from
 /// the world's seeded randomness on first use only, so the very first world
 /// a process builds sees a shifted random stream. After one warm-up every
@@ -127,7 +127,9 @@ fn config_with_overrides(dir: &Path, overrides: &toml::Table) -> Result<AppConfi
 pub fn run(scenario: &Scenario, seed: u64) -> Result<Trace, RunError> {
     static WARM_UP: std::sync::Once = std::sync::Once::new();
     let mut warm_up = Ok(());
-    WARM_UP.call_once(|| warm_up = run_once(scenario, seed).map(drop));
+    if cfg!(madsim) {
+        WARM_UP.call_once(|| warm_up = run_once(scenario, seed).map(drop));
+    }
     if let Err(RunError::Setup(e)) = warm_up {
         return Err(RunError::Setup(e));
     }
