@@ -17,6 +17,8 @@ mod run;
 mod scenario;
 mod trace;
 
+#[cfg(madsim)]
+pub use run::check_determinism;
 pub use run::{RunError, run};
 pub use scenario::{Action, Scenario, ScenarioError, Step};
 pub use trace::Trace;

@@ -150,6 +150,33 @@ fn run_once(scenario: &Scenario, seed: u64) -> Result<Trace, RunError> {
     }
 }
 
+/// Runs `scenario` with `seed` under madsim's own determinism check (see
+/// [`rusm_rt::check_determinism`]): two fresh worlds on fresh threads, every
+/// random draw compared. Panics where they part; returns the trace.
+#[cfg(madsim)]
+pub fn check_determinism(scenario: &Scenario, seed: u64) -> Result<Trace, RunError> {
+    // The check takes a plain `fn`, so the scenario reaches it through here.
+    static CHECKING: Mutex<Option<(Scenario, Arc<App>)>> = Mutex::new(None);
+    let app = Arc::new(App::load(scenario)?);
+    *CHECKING.lock().expect("check lock") = Some((scenario.clone(), app));
+    let (failures, trace) = rusm_rt::check_determinism(seed, || async {
+        rusm_rt::begin_world();
+        let (scenario, app) = CHECKING
+            .lock()
+            .expect("check lock")
+            .clone()
+            .expect("set before the check starts");
+        let recorder = Arc::new(Recorder::default());
+        let host = app.boot(&recorder).expect("the app booted before");
+        drive(host, &app, &scenario, &recorder).await
+    });
+    if failures.is_empty() {
+        Ok(trace)
+    } else {
+        Err(RunError::Expectations { failures, trace })
+    }
+}
+
 /// The scenario's own process on `host`: the sender of its messages and the
 /// watcher of everything it spawns.
 fn attach(host: &Host) -> Process {

@@ -86,6 +86,19 @@ fn every_scenario_replays_byte_for_byte_and_matches_its_snapshot() {
                 );
             }
             if seed == scenario.seeds[0] {
+                // madsim's own check as well: two worlds on fresh threads,
+                // every random draw compared. (Their trace need not equal
+                // `once`: a fresh thread's lazy thread-locals draw first.)
+                std::panic::catch_unwind(|| {
+                    rusm_sim::check_determinism(&scenario, seed)
+                })
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "scenario {name}, seed {seed}: madsim's determinism check failed (above)\nreplay: {}",
+                        replay_command(&name, seed)
+                    )
+                })
+                .unwrap_or_else(|e| panic!("scenario {name}, seed {seed}: {e}"));
                 insta::with_settings!({
                     snapshot_path => "../../snapshots",
                     prepend_module_to_snapshot => false,

@@ -250,11 +250,32 @@ pub fn block_on_seeded<F: Future>(seed: u64, future: F) -> F::Output {
     {
         madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default()).block_on(
             async {
-                reseed_thread_rng();
+                begin_world();
                 future.await
             },
         )
     }
+}
+
+/// madsim's own determinism check: runs `make()` in two fresh simulated
+/// worlds with `seed`, each on a new thread, logging every random draw of
+/// the first and panicking ("non-determinism detected") where the second
+/// draws differently. It sees divergence a trace may not show yet.
+#[cfg(madsim)]
+pub fn check_determinism<F>(seed: u64, make: fn() -> F) -> F::Output
+where
+    F: Future + 'static,
+    F::Output: Send,
+{
+    madsim::runtime::Runtime::check_determinism(seed, madsim::Config::default(), make)
+}
+
+/// What [`block_on_seeded`] does first in every simulated world; a world
+/// started elsewhere (by [`check_determinism`]) calls it first itself, so
+/// both kinds of world draw the same randomness.
+#[cfg(madsim)]
+pub fn begin_world() {
+    reseed_thread_rng();
 }
 
 /// Puts the thread's `rand` generator in a state that follows from the
