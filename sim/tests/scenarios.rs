@@ -24,9 +24,12 @@ fn scenario_files() -> Vec<PathBuf> {
     files
 }
 
+/// What a failure prints: the test replaying exactly that scenario and
+/// seed, and the same run by hand (it prints the same trace).
 fn replay_command(name: &str, seed: u64) -> String {
     format!(
-        "RUSM_SCENARIO={name} RUSM_SEED={seed} RUSTFLAGS=\"--cfg madsim\" CARGO_TARGET_DIR=target-madsim cargo test -p rusm-sim"
+        "RUSM_SCENARIO={name} RUSM_SEED={seed} RUSTFLAGS=\"--cfg madsim\" CARGO_TARGET_DIR=target-madsim cargo test -p rusm-sim\n\
+         or by hand: bash ci/sim.sh scenarios/{name}.toml --seed {seed}"
     )
 }
 

@@ -100,6 +100,7 @@ pub(crate) fn load(
     .map_err(|e| fail(format!("{e:#}")))?;
     let mut linker = Linker::<ProcState>::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| fail(format!("{e:#}")))?;
+    crate::wasi::add_clock_timers(&mut linker).map_err(|e| fail(format!("{e:#}")))?;
     Guest::add_to_linker::<ProcState, HasSelf<ProcState>>(&mut linker, |state| state)
         .map_err(|e| fail(format!("{e:#}")))?;
     let pre = linker

@@ -23,6 +23,8 @@ pub(crate) struct ProcState {
     pub(crate) component: Arc<str>,
     pub(crate) init: Vec<u8>,
     memory: MemoryLimit,
+    /// When the process started: zero on its WASI monotonic clock.
+    pub(crate) started: rusm_rt::time::Instant,
     /// The reason this process ends with, when the host decided it (a
     /// `fail`, a refused call, an exit signal noticed during a call).
     pub(crate) exit: Option<ExitReason>,
@@ -58,8 +60,10 @@ pub(crate) fn spawn(
     let component: Arc<str> = Arc::from(name.as_str());
     let owner = shared.clone();
     let body = move |process| async move {
+        let started = rusm_rt::time::now();
         let state = ProcState {
-            wasi: crate::wasi::context(&component, &process, capabilities.allow_stdio),
+            wasi: crate::wasi::context(&component, &process, capabilities.allow_stdio, started),
+            started,
             table: ResourceTable::new(),
             process,
             memory: MemoryLimit::new(owner.settings.memory_limit_mib),

@@ -8,24 +8,33 @@ use std::task::{Context, Poll};
 use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
+
+use wasmtime_wasi::WasiView;
+
+use crate::process::ProcState;
 use rusm_core::{Process, Stdio};
 use rusm_rt::io::AsyncWrite;
 use rusm_rt::time::Instant;
+use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
+use wasmtime_wasi::p2::{DynPollable, OutputStream, Pollable, StreamError};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
 
 /// The WASI context of `process`, an instance of `component`. Its stdout and
 /// stderr become node events (the lifecycle log prints them, a trace records
 /// them) only when `allow_stdio`; otherwise they are discarded.
-pub(crate) fn context(component: &str, process: &Process, allow_stdio: bool) -> WasiCtx {
+/// `started` is the instant the guest's monotonic clock counts from.
+pub(crate) fn context(
+    component: &str,
+    process: &Process,
+    allow_stdio: bool,
+    started: Instant,
+) -> WasiCtx {
     let mut builder = WasiCtxBuilder::new();
     builder
         .arg(component)
         .wall_clock(WallClock)
-        .monotonic_clock(MonotonicClock {
-            start: rusm_rt::time::now(),
-        })
+        .monotonic_clock(MonotonicClock { start: started })
         .secure_random(RtRandom)
         .insecure_random(RtRandom)
         .insecure_random_seed(
@@ -123,6 +132,59 @@ impl AsyncWrite for NodeOutput {
 
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+/// The WASI monotonic clock's timers (`subscribe-duration`,
+/// `subscribe-instant`, behind a guest's `sleep`) replaced by timers of the
+/// seam. wasmtime-wasi's own use tokio's clock directly: under simulation
+/// there is no tokio timer to serve them, and their deadlines would not be
+/// the simulated clock the guest reads `now` from.
+pub(crate) fn add_clock_timers(linker: &mut Linker<ProcState>) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance(MONOTONIC_CLOCK)?;
+    clock.func_wrap("subscribe-duration", |mut store, (nanos,): (u64,)| {
+        let deadline = rusm_rt::time::now().checked_add(Duration::from_nanos(nanos));
+        Ok((timer(store.data_mut().ctx().table, deadline)?,))
+    })?;
+    // An instant of the guest's monotonic clock: nanoseconds since its
+    // process started (see `MonotonicClock`).
+    clock.func_wrap("subscribe-instant", |mut store, (when,): (u64,)| {
+        let state: &mut ProcState = store.data_mut();
+        let deadline = state.started.checked_add(Duration::from_nanos(when));
+        Ok((timer(state.ctx().table, deadline)?,))
+    })?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// The interface whose timers [`add_clock_timers`] replaces (the version
+/// wasmtime-wasi defines; guests importing older 0.2 versions resolve to it).
+const MONOTONIC_CLOCK: &str = "wasi:clocks/monotonic-clock@0.2.12";
+
+/// A pollable that is ready at `deadline` (never, if it overflowed).
+fn timer(
+    table: &mut wasmtime::component::ResourceTable,
+    deadline: Option<Instant>,
+) -> wasmtime::Result<Resource<DynPollable>> {
+    let timer = table.push(Timer { deadline })?;
+    wasmtime_wasi::p2::subscribe(table, timer)
+}
+
+struct Timer {
+    deadline: Option<Instant>,
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Timer {
+    async fn ready(&mut self) {
+        match self.deadline {
+            Some(deadline) if deadline > rusm_rt::time::now() => {
+                rusm_rt::time::sleep_until(deadline).await
+            }
+            Some(_) => {}
+            None => std::future::pending().await,
+        }
     }
 }
 

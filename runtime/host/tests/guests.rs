@@ -303,6 +303,26 @@ fn with_a_fuel_budget_a_spinning_guest_ends_out_of_fuel() {
 }
 
 #[test]
+fn a_guest_sleeping_on_its_wasi_clock_wakes_and_its_clock_saw_the_time_pass() {
+    rusm_rt::block_on(async {
+        let host = Host::builder(settings())
+            .build(components("faults", |_| Capabilities::default()))
+            .unwrap();
+        let me = host.node().attach("test").unwrap();
+        let init = format!(r#"{{"sleep": {{"to": {}, "ms": 30}}}}"#, me.pid());
+        let (sleeper, _) = host
+            .spawn_monitor(&me, "faulty", init.into_bytes())
+            .unwrap();
+        let slept_ms: u64 = match next(&me).await {
+            Message::Data { bytes, .. } => serde_json::from_slice(&bytes).unwrap(),
+            other => panic!("expected the sleeper's report, got {other:?}"),
+        };
+        assert!(slept_ms >= 30, "{slept_ms}");
+        assert_eq!(down_of(&me, sleeper).await, ExitReason::Normal);
+    });
+}
+
+#[test]
 fn a_guest_blocked_in_receive_can_be_killed_and_its_monitors_see_it() {
     rusm_rt::block_on(async {
         let host = ping_pong_host(Arc::new(Log::default()));

@@ -35,6 +35,9 @@ enum Behaviour {
     RegisterDenied,
     /// Echoes one message, then traps mid-conversation.
     EchoThenTrap,
+    /// Sleeps `ms` with the standard library (a WASI clock timer, not a
+    /// receive), then tells `to` the milliseconds its clock saw pass.
+    Sleep { to: Pid, ms: u64 },
 }
 
 #[rusm_rs::main]
@@ -74,6 +77,14 @@ fn main(behaviour: Behaviour) {
         Behaviour::RegisterDenied => {
             let err = rusm_rs::register("faulty", self_pid()).expect_err("register must be denied");
             exit(self_pid(), ExitReason::Custom(err.to_string()));
+        }
+        // A guest's std clock and sleep are WASI's, which the host serves
+        // from its seam: the repo's seam rule is for host code.
+        #[allow(clippy::disallowed_methods)]
+        Behaviour::Sleep { to, ms } => {
+            let start = std::time::Instant::now();
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            send(to, &(start.elapsed().as_millis() as u64));
         }
         Behaviour::EchoThenTrap => {
             if let Message::Data { from, bytes } = receive() {
