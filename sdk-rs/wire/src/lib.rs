@@ -17,6 +17,8 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub mod envelope;
+
 /// A node-unique process id. Pids are issued in order from 1 and never
 /// reused; in JSON a pid is a plain number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
