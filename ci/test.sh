@@ -8,6 +8,8 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "format"
 cargo fmt --all -- --check
+# The guests live outside the host workspace: rustfmt them directly.
+rustfmt --edition 2024 --check $(git ls-files 'sdk-rs/rusm-rs/*.rs' 'examples/*.rs')
 
 step "clippy (host workspace)"
 cargo clippy --all-targets -- -D warnings

@@ -384,6 +384,18 @@ impl Driver<'_> {
                     }
                 }
             }
+            Action::ExpectMonitoring { target, count } => {
+                let pid = self.pid(target)?;
+                match self.host.node().monitors_held(pid) {
+                    Some(held) if held == *count => {}
+                    Some(held) => {
+                        return Err(format!(
+                            "{target} holds {held} monitor(s), expected {count}"
+                        ));
+                    }
+                    None => return Err(format!("{target} is not alive")),
+                }
+            }
             Action::ExpectMailboxEmpty { target } => {
                 let pid = self.pid(target)?;
                 match self.host.node().mailbox_len(pid) {
@@ -448,6 +460,9 @@ fn describe(action: &Action) -> String {
             json.as_ref().map_or(String::new(), |j| format!(" {j}"))
         ),
         Action::ExpectMailboxEmpty { target } => format!("expect-mailbox-empty {target}"),
+        Action::ExpectMonitoring { target, count } => {
+            format!("expect-monitoring {target} holds {count}")
+        }
         Action::ExpectAlive { target } => format!("expect-alive {target}"),
         Action::ExpectExited { target, reason } => {
             format!(

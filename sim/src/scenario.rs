@@ -56,6 +56,8 @@ pub enum Action {
     ExpectReceived { from: String, json: Option<String> },
     /// Checks that nothing waits unreceived in a process's mailbox.
     ExpectMailboxEmpty { target: String },
+    /// Checks how many monitors a process holds (none left behind).
+    ExpectMonitoring { target: String, count: usize },
     /// Checks that a process is alive.
     ExpectAlive { target: String },
     /// Checks that a process has exited, with the given reason if any.
@@ -110,6 +112,8 @@ struct RawStep {
     restart_node: Option<bool>,
     expect_received: Option<String>,
     expect_mailbox_empty: Option<String>,
+    expect_monitoring: Option<String>,
+    count: Option<usize>,
     expect_alive: Option<String>,
     expect_exited: Option<String>,
     reason: Option<String>,
@@ -229,6 +233,10 @@ impl RawStep {
         if let Some(target) = self.expect_mailbox_empty {
             actions.push(Action::ExpectMailboxEmpty { target });
         }
+        if let Some(target) = self.expect_monitoring {
+            let count = self.count.ok_or("expect-monitoring needs count = N")?;
+            actions.push(Action::ExpectMonitoring { target, count });
+        }
         if let Some(target) = self.expect_alive {
             actions.push(Action::ExpectAlive { target });
         }
@@ -250,7 +258,7 @@ impl RawStep {
                 action: actions.remove(0),
             }),
             0 => Err(
-                "no action (spawn, send, kill, restart-node, expect-alive, expect-exited, expect-whereis, expect-received, expect-mailbox-empty)".into(),
+                "no action (spawn, send, kill, restart-node, expect-alive, expect-exited, expect-whereis, expect-received, expect-mailbox-empty, expect-monitoring)".into(),
             ),
             _ => Err("more than one action; give each its own [[step]]".into()),
         }

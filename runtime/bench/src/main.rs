@@ -21,6 +21,7 @@ fn main() {
         let host = host();
         component_spawn_exit(&host, 5_000).await;
         guest_round_trips(&host, 50_000).await;
+        service_calls(&host, 20_000).await;
     });
 }
 
@@ -101,10 +102,11 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// A host with the ping-pong and faults components, built for the occasion.
+/// A host with the ping-pong, faults and calc components, built for the
+/// occasion.
 fn host() -> Host {
     let mut components = Vec::new();
-    for app in ["ping-pong", "faults"] {
+    for app in ["ping-pong", "faults", "calc"] {
         let dir = repo().join("examples").join(app);
         let built =
             rusm_build::build_app(&dir, Some(&repo().join("target/guests"))).expect("guest build");
@@ -172,5 +174,44 @@ async fn guest_round_trips(host: &Host, rounds: usize) {
     println!(
         "wasm host    guest<->guest round trip {:>6.0} /s   ({rounds} JSON ping/pong rounds, incl. spawning both)",
         per_second(rounds, elapsed)
+    );
+}
+
+/// `#[rusm_rs::service]` calls between two guests: the client times each
+/// call inside the guest (its clock is the host's) and reports.
+async fn service_calls(host: &Host, calls: u32) {
+    let me = host
+        .node()
+        .attach("bench")
+        .expect("spawn the bench process");
+    host.spawn("calc", Vec::new()).expect("spawn calc");
+    let init = format!(
+        r#"{{"mode": {{"bench": {{"calls": {calls}}}}}, "report": {}}}"#,
+        me.pid()
+    );
+    host.spawn("client", init.into_bytes())
+        .expect("spawn the client");
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "kebab-case")]
+    enum Report {
+        Bench {
+            calls: u32,
+            total_us: u64,
+            p50_us: u64,
+            p99_us: u64,
+        },
+    }
+    let Message::Data { bytes, .. } = me.receive().await else {
+        panic!("the client reports its figures first");
+    };
+    let Report::Bench {
+        calls,
+        total_us,
+        p50_us,
+        p99_us,
+    } = serde_json::from_slice(&bytes).expect("a bench report");
+    println!(
+        "wasm host    service call (guest->guest) {:>6.0} /s   p50 {p50_us} us  p99 {p99_us} us   ({calls} calls of calc.add)",
+        calls as f64 / (total_us as f64 / 1e6)
     );
 }

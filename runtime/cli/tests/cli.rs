@@ -24,7 +24,7 @@ fn built() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let target = repo().join("target/guests");
-        for app in ["ping-pong", "faults"] {
+        for app in ["ping-pong", "faults", "calc"] {
             let dir = repo().join("examples").join(app);
             let out = rusm(&[
                 "build",
@@ -182,4 +182,22 @@ fn sim_in_the_production_build_points_at_the_simulation_build() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn the_calc_example_makes_every_kind_of_service_call() {
+    let out = rusm(&["run", built().join("calc").to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    for line in [
+        "client: add 3 -> 5",
+        "client: total after reset -> 0",
+        "client: count 3 -> [0, 1, 2]",
+        "client: fold with a callback -> Some(10)",
+        "client: an unknown method -> unknown-method: no method \"subtract\"",
+        "client: bad arguments -> bad-arguments",
+        "client: every kind of call answered as it should",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in\n{stdout}");
+    }
 }

@@ -324,6 +324,12 @@ impl Node {
         }
     }
 
+    /// How many monitors `pid` holds on other processes, while it is alive
+    /// (a library that monitors for the length of a call must leave none).
+    pub fn monitors_held(&self, pid: Pid) -> Option<usize> {
+        self.begin().table.procs.get(&pid).map(|e| e.watching.len())
+    }
+
     /// How many messages wait in `pid`'s mailbox, while it is alive.
     pub fn mailbox_len(&self, pid: Pid) -> Option<usize> {
         self.begin().table.procs.get(&pid).map(|e| e.mailbox.len())
@@ -555,10 +561,17 @@ impl Process {
         })
     }
 
-    /// Removes a monitor; an unknown or already fired reference is ignored.
+    /// Removes a monitor; an unknown reference is ignored. A `down` it has
+    /// already delivered and that is still unreceived is removed too
+    /// (Erlang's `demonitor(Ref, [flush])`): after `demonitor` no `down` of
+    /// that monitor ever arrives, so a caller that gave up waiting (a call
+    /// timing out) leaves nothing stale behind.
     pub fn demonitor(&self, monitor: Ref) -> Result<(), OpError> {
         self.node.op(self.pid, |txn| {
-            if let Some(target) = txn.entry(self.pid).watching.remove(&monitor)
+            let me = txn.entry(self.pid);
+            me.mailbox
+                .retain(|m| !matches!(m, Message::Down { monitor: r, .. } if *r == monitor));
+            if let Some(target) = me.watching.remove(&monitor)
                 && let Some(entry) = txn.table.procs.get_mut(&target)
             {
                 entry.watchers.remove(&monitor);

@@ -269,7 +269,9 @@ fn demonitor_means_no_down_and_a_monitor_fires_once() {
         let target = exits_on_message(&node);
         let cancelled = watcher.monitor(target).unwrap();
         let kept = watcher.monitor(target).unwrap();
+        assert_eq!(node.monitors_held(watcher.pid()), Some(2));
         watcher.demonitor(cancelled).unwrap();
+        assert_eq!(node.monitors_held(watcher.pid()), Some(1));
         node.send(target, b"normal".to_vec()).unwrap();
         assert_eq!(
             watcher.receive().await,
@@ -284,6 +286,35 @@ fn demonitor_means_no_down_and_a_monitor_fires_once() {
             None
         );
         watcher.demonitor(kept).unwrap();
+        assert_eq!(node.monitors_held(watcher.pid()), Some(0));
+    });
+}
+
+#[test]
+fn demonitor_flushes_a_down_already_delivered() {
+    run(async {
+        let node = Node::new(Limits::default());
+        let watcher = node.attach("watcher").unwrap();
+        let target = exits_on_message(&node);
+        let flushed = watcher.monitor(target).unwrap();
+        let other = node.attach("other").unwrap();
+        let kept = watcher.monitor(other.pid()).unwrap();
+        node.send(target, b"normal".to_vec()).unwrap();
+        node.exit(other.pid(), ExitReason::Killed).unwrap();
+        while node.is_alive(target) {
+            rusm_rt::task::yield_now().await;
+        }
+        assert_eq!(node.mailbox_len(watcher.pid()), Some(2));
+        watcher.demonitor(flushed).unwrap();
+        assert_eq!(
+            watcher.try_receive(),
+            Some(Message::Down {
+                monitor: kept,
+                pid: other.pid(),
+                reason: ExitReason::Killed
+            })
+        );
+        assert_eq!(watcher.try_receive(), None);
     });
 }
 

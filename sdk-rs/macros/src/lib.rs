@@ -55,3 +55,55 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
     };
     expanded.into()
 }
+
+/// Turns an `impl` block into a service and writes its typed client.
+///
+/// Every `pub fn` taking `&mut self` becomes a method callable over the
+/// wire (`docs/wire.md`), by its name. A parameter of type `Stream<T>` makes
+/// it a streaming method (it sends items; the stream ends when it returns);
+/// a parameter of type `Callback<A, R>` is a function the caller passes and
+/// the method may invoke; `#[cast]` marks a method the client fires and
+/// forgets. Parameters and results are any serde types (owned).
+///
+/// Beside `impl Service for Calc`, it writes `CalcClient`, whose methods
+/// mirror the service's: a call returns `Result<R, CallError>`, a stream an
+/// iterator of `Result<T, CallError>`, a cast returns at once, and a
+/// callback parameter takes a closure.
+///
+/// ```ignore
+/// #[derive(Default)]
+/// struct Calc { total: i64 }
+///
+/// #[rusm_rs::service]
+/// impl Calc {
+///     pub fn add(&mut self, a: i64, b: i64) -> i64 { self.total += a + b; self.total }
+///     #[cast]
+///     pub fn reset(&mut self) { self.total = 0 }
+///     pub fn count(&mut self, to: u32, out: Stream<u32>) { for n in 0..to { out.send(&n) } }
+///     pub fn fold(&mut self, xs: Vec<i64>, f: Callback<(i64, i64), i64>) -> i64 {
+///         xs.into_iter().fold(0, |acc, x| f.call((acc, x)).unwrap_or(acc))
+///     }
+/// }
+///
+/// // elsewhere: rusm_rs::service::serve(Calc::default());
+/// let calc = CalcClient::new(pid);
+/// assert_eq!(calc.add(2, 3)?, 5);
+/// ```
+#[proc_macro_attribute]
+pub fn service(attr: TokenStream, item: TokenStream) -> TokenStream {
+    if !attr.is_empty() {
+        return syn::Error::new(
+            proc_macro2::Span::call_site(),
+            "#[rusm_rs::service] takes no arguments",
+        )
+        .to_compile_error()
+        .into();
+    }
+    let block = parse_macro_input!(item as syn::ItemImpl);
+    match service::expand(block) {
+        Ok(tokens) => tokens.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+mod service;

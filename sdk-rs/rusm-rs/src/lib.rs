@@ -26,7 +26,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use rusm_rs_macros::main;
+pub use rusm_rs_macros::{main, service};
 pub use rusm_wire::{ExitReason, Message, Pid, Ref, WireError};
 
 mod bindings {
@@ -37,6 +37,9 @@ mod bindings {
 }
 
 use bindings::rusm::runtime::process as host;
+
+mod mailbox;
+pub mod service;
 
 /// An operation the node refused, with its explanation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +66,9 @@ pub fn init() -> Vec<u8> {
 /// Spawns a process running `component` (a component of this app) with a
 /// raw init payload. Needs the `spawn` capability.
 pub fn spawn(component: &str, init: &[u8]) -> Result<Pid, Error> {
-    host::spawn(component, init).map(Pid::from_raw).map_err(Error)
+    host::spawn(component, init)
+        .map(Pid::from_raw)
+        .map_err(Error)
 }
 
 /// Spawns a process whose `main` takes `init`, encoded as JSON.
@@ -85,13 +90,13 @@ pub fn send_bytes(to: Pid, bytes: &[u8]) {
 /// The oldest message in the mailbox; waits (suspending only this process)
 /// until there is one.
 pub fn receive() -> Message {
-    message(host::receive())
+    mailbox::receive()
 }
 
 /// The oldest message, or `None` once `timeout_ms` pass with an empty mailbox
 /// (Erlang's `receive ... after`).
 pub fn receive_timeout(timeout_ms: u64) -> Option<Message> {
-    host::receive_timeout(timeout_ms).map(message)
+    mailbox::receive_timeout(timeout_ms)
 }
 
 /// Links with `other`: an abnormal exit of either ends the other, unless it
@@ -110,9 +115,11 @@ pub fn monitor(target: Pid) -> Ref {
     Ref::from_raw(host::monitor(target.as_raw()))
 }
 
-/// Cancels a monitor.
+/// Cancels a monitor. A `down` it already delivered is removed too, so none
+/// ever arrives after this.
 pub fn demonitor(monitor: Ref) {
-    host::demonitor(monitor.as_raw())
+    host::demonitor(monitor.as_raw());
+    mailbox::flush_down(monitor);
 }
 
 /// Sets whether exit signals arrive as [`Message::Exit`]; returns the old

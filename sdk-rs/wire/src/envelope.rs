@@ -64,15 +64,17 @@ pub enum ErrorCode {
     UnknownCallback,
     ServiceDied,
     Timeout,
+    BadReply,
 }
 
 impl ErrorCode {
-    const ALL: [ErrorCode; 5] = [
+    const ALL: [ErrorCode; 6] = [
         ErrorCode::UnknownMethod,
         ErrorCode::BadArguments,
         ErrorCode::UnknownCallback,
         ErrorCode::ServiceDied,
         ErrorCode::Timeout,
+        ErrorCode::BadReply,
     ];
 
     /// The code as it is written on the wire.
@@ -83,6 +85,7 @@ impl ErrorCode {
             ErrorCode::UnknownCallback => "unknown-callback",
             ErrorCode::ServiceDied => "service-died",
             ErrorCode::Timeout => "timeout",
+            ErrorCode::BadReply => "bad-reply",
         }
     }
 }

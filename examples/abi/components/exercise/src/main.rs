@@ -3,8 +3,8 @@
 //! check holds.
 
 use rusm_rs::{
-    ExitReason, Message, Pid, demonitor, exit, link, monitor, receive, receive_timeout, register, self_pid, send,
-    send_bytes, spawn_with, trap_exit, unlink, unregister, whereis,
+    ExitReason, Message, Pid, demonitor, exit, link, monitor, receive, receive_timeout, register,
+    self_pid, send, send_bytes, spawn_with, trap_exit, unlink, unregister, whereis,
 };
 use serde::{Deserialize, Serialize};
 
@@ -53,7 +53,13 @@ fn checks() {
 
     // Messages to oneself carry one's own pid.
     send_bytes(me, b"hello");
-    assert_eq!(receive(), Message::Data { from: me, bytes: b"hello".to_vec() });
+    assert_eq!(
+        receive(),
+        Message::Data {
+            from: me,
+            bytes: b"hello".to_vec()
+        }
+    );
     assert_eq!(receive_timeout(0), None);
 
     // trap-exit turns a linked crash into a message.
@@ -64,7 +70,10 @@ fn checks() {
     send(crashing, "crash");
     assert_eq!(
         receive(),
-        Message::Exit { from: crashing, reason: ExitReason::Custom("crashed".into()) }
+        Message::Exit {
+            from: crashing,
+            reason: ExitReason::Custom("crashed".into())
+        }
     );
 
     // A monitor removed before the exit sends nothing.
@@ -78,11 +87,31 @@ fn checks() {
     let victim = child();
     let watch = monitor(victim);
     exit(victim, ExitReason::Killed);
-    assert_eq!(receive(), Message::Down { monitor: watch, pid: victim, reason: ExitReason::Killed });
+    assert_eq!(
+        receive(),
+        Message::Down {
+            monitor: watch,
+            pid: victim,
+            reason: ExitReason::Killed
+        }
+    );
     let late = monitor(victim);
-    assert_eq!(receive(), Message::Down { monitor: late, pid: victim, reason: ExitReason::Noproc });
+    assert_eq!(
+        receive(),
+        Message::Down {
+            monitor: late,
+            pid: victim,
+            reason: ExitReason::Noproc
+        }
+    );
     link(victim);
-    assert_eq!(receive(), Message::Exit { from: victim, reason: ExitReason::Noproc });
+    assert_eq!(
+        receive(),
+        Message::Exit {
+            from: victim,
+            reason: ExitReason::Noproc
+        }
+    );
 
     // An unlinked process's exit is not ours to hear about.
     let loner = child();

@@ -78,9 +78,6 @@ fn main(behaviour: Behaviour) {
             let err = rusm_rs::register("faulty", self_pid()).expect_err("register must be denied");
             exit(self_pid(), ExitReason::Custom(err.to_string()));
         }
-        // A guest's std clock and sleep are WASI's, which the host serves
-        // from its seam: the repo's seam rule is for host code.
-        #[allow(clippy::disallowed_methods)]
         Behaviour::Sleep { to, ms } => {
             let start = std::time::Instant::now();
             std::thread::sleep(std::time::Duration::from_millis(ms));

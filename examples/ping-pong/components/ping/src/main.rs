@@ -43,7 +43,9 @@ fn main(config: Config) {
     }
     send(pong, &ToPong::Stop);
     loop {
-        if let Message::Down { monitor, reason, .. } = receive()
+        if let Message::Down {
+            monitor, reason, ..
+        } = receive()
             && monitor == watch
         {
             println!("ping: pong exited ({reason})");

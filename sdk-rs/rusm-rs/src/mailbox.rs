@@ -1,0 +1,135 @@
+//! Selective receive on top of the host's FIFO mailbox.
+//!
+//! A client waiting for its reply, or a service waiting for a callback's
+//! answer, must not lose the other messages that arrive meanwhile: they are
+//! set aside in a stash, in arrival order, and [`crate::receive`] hands them
+//! out first. Answers to calls this process has stopped waiting for (a call
+//! that timed out) are recognised and dropped, so they never surface later.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use rusm_wire::envelope::Envelope;
+
+use crate::{Message, host, message};
+
+thread_local! {
+    static STASH: RefCell<VecDeque<Message>> = const { RefCell::new(VecDeque::new()) };
+    /// The ids of the calls this process is waiting on, innermost last (a
+    /// callback run during a call may make calls of its own).
+    static IN_FLIGHT: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The next message: the oldest stashed one, else the host's.
+pub(crate) fn receive() -> Message {
+    loop {
+        let message = unstash().unwrap_or_else(|| message(host::receive()));
+        if !is_stale(&message) {
+            return message;
+        }
+    }
+}
+
+/// Like [`receive`], giving up once `timeout_ms` pass.
+pub(crate) fn receive_timeout(timeout_ms: u64) -> Option<Message> {
+    let deadline = Instant::now().checked_add(Duration::from_millis(timeout_ms));
+    loop {
+        let message = match unstash() {
+            Some(message) => message,
+            None => message(host::receive_timeout(remaining_ms(deadline))?),
+        };
+        if !is_stale(&message) {
+            return Some(message);
+        }
+    }
+}
+
+/// The first message `wanted` picks, searching the stash before waiting;
+/// everything else received meanwhile is stashed. `None` at the deadline
+/// (`None`: wait as long as it takes).
+pub(crate) fn receive_matching(
+    deadline: Option<Instant>,
+    mut wanted: impl FnMut(&Message) -> bool,
+) -> Option<Message> {
+    let found = STASH.with_borrow_mut(|stash| {
+        let at = stash.iter().position(&mut wanted)?;
+        stash.remove(at)
+    });
+    if found.is_some() {
+        return found;
+    }
+    loop {
+        let message = match deadline {
+            None => message(host::receive()),
+            Some(_) => message(host::receive_timeout(remaining_ms(deadline))?),
+        };
+        if wanted(&message) {
+            return Some(message);
+        }
+        if !is_stale(&message) {
+            STASH.with_borrow_mut(|stash| stash.push_back(message));
+        }
+    }
+}
+
+/// Forgets a stashed `down` of `monitor` (the host removes one still in the
+/// mailbox): a demonitored monitor never reports.
+pub(crate) fn flush_down(monitor: crate::Ref) {
+    STASH.with_borrow_mut(|stash| {
+        stash.retain(|m| !matches!(m, Message::Down { monitor: r, .. } if *r == monitor))
+    });
+}
+
+/// Marks call `id` as awaited until the guard drops.
+pub(crate) fn awaiting(id: u64) -> InFlight {
+    IN_FLIGHT.with_borrow_mut(|ids| ids.push(id));
+    InFlight(id)
+}
+
+pub(crate) struct InFlight(u64);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.with_borrow_mut(|ids| ids.retain(|id| *id != self.0));
+    }
+}
+
+fn unstash() -> Option<Message> {
+    STASH.with_borrow_mut(|stash| stash.pop_front())
+}
+
+fn remaining_ms(deadline: Option<Instant>) -> u64 {
+    match deadline {
+        // Rounded up: a wait that ends a fraction of a millisecond early
+        // would wake to nothing and wait again.
+        Some(deadline) => deadline
+            .saturating_duration_since(Instant::now())
+            .as_micros()
+            .div_ceil(1000) as u64,
+        None => u64::MAX,
+    }
+}
+
+/// An answer to one of this process's calls that nobody awaits any more.
+fn is_stale(message: &Message) -> bool {
+    let Message::Data { bytes, .. } = message else {
+        return false;
+    };
+    // Only this library's canonical envelopes are inspected: decoding every
+    // message would cost every receiver.
+    if !bytes.starts_with(br#"{"rusm":1,"kind":""#) {
+        return false;
+    }
+    let id = match Envelope::decode(bytes) {
+        Ok(
+            Envelope::Reply { id, .. }
+            | Envelope::Item { id, .. }
+            | Envelope::End { id }
+            | Envelope::Callback { id, .. }
+            | Envelope::Error { id, seq: None, .. },
+        ) => id,
+        _ => return false,
+    };
+    crate::service::issued(id) && !IN_FLIGHT.with_borrow(|ids| ids.contains(&id))
+}
