@@ -131,11 +131,15 @@ fn host() -> Host {
         .expect("host")
 }
 
-async fn component_spawn_exit(host: &Host, total: usize) {
-    let me = host
-        .node()
+/// The benchmark's own process on `host`: it spawns, monitors and listens.
+fn bench_process(host: &Host) -> Process {
+    host.node()
         .attach("bench")
-        .expect("spawn the bench process");
+        .expect("spawn the bench process")
+}
+
+async fn component_spawn_exit(host: &Host, total: usize) {
+    let me = bench_process(host);
     let start = time::now();
     let batch = BATCH / 4;
     for _ in 0..total / batch {
@@ -153,10 +157,7 @@ async fn component_spawn_exit(host: &Host, total: usize) {
 }
 
 async fn guest_round_trips(host: &Host, rounds: usize) {
-    let me = host
-        .node()
-        .attach("bench")
-        .expect("spawn the bench process");
+    let me = bench_process(host);
     let init = format!(r#"{{"rounds": {rounds}, "linger_ms": 0}}"#);
     let start = time::now();
     let (ping, _): (Pid, _) = host
@@ -180,10 +181,7 @@ async fn guest_round_trips(host: &Host, rounds: usize) {
 /// `#[rusm_rs::service]` calls between two guests: the client times each
 /// call inside the guest (its clock is the host's) and reports.
 async fn service_calls(host: &Host, calls: u32) {
-    let me = host
-        .node()
-        .attach("bench")
-        .expect("spawn the bench process");
+    let me = bench_process(host);
     host.spawn("calc", Vec::new()).expect("spawn calc");
     let init = format!(
         r#"{{"mode": {{"bench": {{"calls": {calls}}}}}, "report": {}}}"#,

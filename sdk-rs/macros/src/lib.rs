@@ -14,13 +14,8 @@ use syn::{FnArg, ItemFn, parse_macro_input};
 /// ```
 #[proc_macro_attribute]
 pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
-    if !attr.is_empty() {
-        return syn::Error::new(
-            proc_macro2::Span::call_site(),
-            "#[rusm_rs::main] takes no arguments",
-        )
-        .to_compile_error()
-        .into();
+    if let Some(error) = refuse_arguments(attr, "main") {
+        return error;
     }
     let user = parse_macro_input!(item as ItemFn);
     let body = &user.block;
@@ -91,13 +86,8 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn service(attr: TokenStream, item: TokenStream) -> TokenStream {
-    if !attr.is_empty() {
-        return syn::Error::new(
-            proc_macro2::Span::call_site(),
-            "#[rusm_rs::service] takes no arguments",
-        )
-        .to_compile_error()
-        .into();
+    if let Some(error) = refuse_arguments(attr, "service") {
+        return error;
     }
     let block = parse_macro_input!(item as syn::ItemImpl);
     match service::expand(block) {
@@ -107,3 +97,16 @@ pub fn service(attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 mod service;
+
+/// The compile error for `#[rusm_rs::<name>(..)]`, which takes no arguments.
+fn refuse_arguments(attr: TokenStream, name: &str) -> Option<TokenStream> {
+    if attr.is_empty() {
+        return None;
+    }
+    let message = format!("#[rusm_rs::{name}] takes no arguments");
+    Some(
+        syn::Error::new(proc_macro2::Span::call_site(), message)
+            .to_compile_error()
+            .into(),
+    )
+}
