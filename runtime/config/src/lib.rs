@@ -26,6 +26,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod serve;
+
+pub use serve::{Found, Listener, ListenerKind, NotFound, RouteTable, ServeLimits};
+
 /// The whole of `rusm.toml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -39,6 +43,37 @@ pub struct AppConfig {
     /// without a table may do nothing beyond messaging (default-deny).
     #[serde(default)]
     capabilities: BTreeMap<String, Capabilities>,
+    /// `[[serve]]`: the listeners `rusm serve` opens.
+    #[serde(default)]
+    pub serve: Vec<Listener>,
+    /// `[components.<name>]`: how the node runs a component.
+    #[serde(default)]
+    pub components: BTreeMap<String, ComponentConfig>,
+}
+
+/// `[components.<name>]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct ComponentConfig {
+    /// Spawned when the node boots and restarted when it ends abnormally,
+    /// at most `max-restarts` times within `restart-window-ms` (Erlang's
+    /// restart intensity); past that the node gives up on it.
+    pub resident: bool,
+    /// The init payload of a resident process.
+    pub init: String,
+    pub max_restarts: u32,
+    pub restart_window_ms: u64,
+}
+
+impl Default for ComponentConfig {
+    fn default() -> ComponentConfig {
+        ComponentConfig {
+            resident: false,
+            init: String::new(),
+            max_restarts: 3,
+            restart_window_ms: 5_000,
+        }
+    }
 }
 
 /// `[app]`.
@@ -220,6 +255,14 @@ impl AppConfig {
                     .keys()
                     .map(|k| ("capabilities", k.as_str())),
             )
+            .chain(self.components.keys().map(|k| ("components", k.as_str())))
+            .chain(self.serve.iter().flat_map(|listener| {
+                listener
+                    .component
+                    .iter()
+                    .map(|c| ("serve.component", c.as_str()))
+                    .chain(listener.routes.components().map(|c| ("serve.routes", c)))
+            }))
             .find(|(_, name)| !known(name));
         match unknown {
             None => Ok(()),
