@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use rusm_config::{AppConfig, Runtime};
 use rusm_core::{ExitReason, Message, Pid, Process};
-use rusm_host::{ComponentSource, Host};
+use rusm_host::{ComponentSource, Host, Resident};
 use rusm_rt::time::Duration;
 
 use crate::scenario::{Action, Scenario, Step};
@@ -51,12 +51,13 @@ fn repo() -> PathBuf {
 struct App {
     components: Vec<ComponentSource>,
     runtime: Runtime,
+    residents: Vec<Resident>,
 }
 
 impl App {
     fn load(scenario: &Scenario) -> Result<App, RunError> {
         let dir = repo().join("examples").join(&scenario.app);
-        let config = config_with_overrides(&dir, &scenario.runtime)?;
+        let config = config_with_overrides(&dir, &scenario.runtime, &scenario.components)?;
         static BUILT: OnceLock<Mutex<BTreeMap<String, Vec<rusm_build::Built>>>> = OnceLock::new();
         let mut built = BUILT
             .get_or_init(Default::default)
@@ -80,6 +81,7 @@ impl App {
                     wasm: b.wasm,
                 })
                 .collect(),
+            residents: Resident::from_config(&config),
             runtime: config.runtime,
         })
     }
@@ -95,25 +97,31 @@ impl App {
 }
 
 /// The app's `rusm.toml` with the scenario's `[runtime]` keys laid over its
-/// own `[runtime]` section.
-fn config_with_overrides(dir: &Path, overrides: &toml::Table) -> Result<AppConfig, RunError> {
+/// own `[runtime]` section, and its `[components.<name>]` tables over the
+/// app's.
+fn config_with_overrides(
+    dir: &Path,
+    overrides: &toml::Table,
+    components: &toml::Table,
+) -> Result<AppConfig, RunError> {
     let file = dir.join("rusm.toml");
     let setup = |e: &dyn fmt::Display| RunError::Setup(format!("{}: {e}", file.display()));
     let text = std::fs::read_to_string(&file).map_err(|e| setup(&e))?;
-    if overrides.is_empty() {
+    if overrides.is_empty() && components.is_empty() {
         return AppConfig::parse(&text).map_err(|e| setup(&e));
     }
     let mut table: toml::Table = toml::from_str(&text).map_err(|e| setup(&e))?;
-    let runtime = table
-        .entry("runtime")
-        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-    let toml::Value::Table(runtime) = runtime else {
-        return Err(setup(&"runtime is not a table"));
-    };
-    runtime.extend(overrides.clone());
+    for (name, laid_over) in [("runtime", overrides), ("components", components)] {
+        let section = table
+            .entry(name)
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let toml::Value::Table(section) = section else {
+            return Err(setup(&format_args!("{name} is not a table")));
+        };
+        section.extend(laid_over.clone());
+    }
     let merged = toml::to_string(&table).map_err(|e| setup(&e))?;
-    AppConfig::parse(&merged)
-        .map_err(|e| setup(&format_args!("with the scenario's [runtime]: {e}")))
+    AppConfig::parse(&merged).map_err(|e| setup(&format_args!("with the scenario's tables: {e}")))
 }
 
 /// Runs `scenario` once with `seed` on a fresh node and returns its trace.
@@ -194,6 +202,11 @@ async fn drive(
 ) -> (Vec<String>, Trace) {
     recorder.start();
     let start = rusm_rt::time::now();
+    if let Err(e) = host.start_residents(app.residents.clone()) {
+        recorder.note(format_args!(
+            "expect FAILED: the residents did not start: {e}"
+        ));
+    }
     let mut driver = Driver {
         app,
         recorder,
@@ -309,6 +322,9 @@ impl Driver<'_> {
                 // The old node's tasks end as soon as this step yields.
                 self.host.node().shutdown();
                 self.host = self.app.boot(self.recorder)?;
+                self.host
+                    .start_residents(self.app.residents.clone())
+                    .map_err(|e| format!("the residents did not start: {e}"))?;
                 self.me = attach(&self.host);
                 self.names.clear();
                 self.exits.clear();

@@ -20,6 +20,8 @@ pub struct Scenario {
     /// Settings laid over the app's `[runtime]` section (a tighter limit, a
     /// fuel budget) for this scenario only.
     pub runtime: toml::Table,
+    /// `[components.<name>]` tables laid over the app's (a resident, say).
+    pub components: toml::Table,
     /// The steps, in time order.
     pub steps: Vec<Step>,
 }
@@ -93,6 +95,8 @@ struct File {
     run_ms: u64,
     #[serde(default)]
     runtime: toml::Table,
+    #[serde(default)]
+    components: toml::Table,
     #[serde(default, rename = "step")]
     steps: Vec<RawStep>,
 }
@@ -159,6 +163,7 @@ impl Scenario {
             seeds: file.seeds,
             run_ms: file.run_ms,
             runtime: file.runtime,
+            components: file.components,
             steps,
         })
     }

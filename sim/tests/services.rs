@@ -51,6 +51,7 @@ fn scenario(tags_per_client: &[Vec<String>]) -> Scenario {
         seeds: vec![1],
         run_ms: 1000,
         runtime: toml::Table::new(),
+        components: toml::Table::new(),
         steps,
     }
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use rusm_config::{AppConfig, LogLevel};
 use rusm_core::{Event, Message, Observer, Stdio};
-use rusm_host::{ComponentSource, Host};
+use rusm_host::{ComponentSource, Host, Resident};
 
 #[derive(Parser)]
 #[command(
@@ -137,6 +137,8 @@ fn run(app: &Path, init: Option<String>) -> Result<ExitCode, String> {
             .cache_dir(app.join(&config.runtime.cache_dir))
             .build(components)
             .map_err(|e| e.to_string())?;
+        host.start_residents(Resident::from_config(&config))
+            .map_err(|e| e.to_string())?;
         // The node watches the entry from a process of its own.
         let me = host.node().attach("rusm").map_err(|e| e.to_string())?;
         let (_, watch) = host
@@ -206,7 +208,9 @@ impl Observer for LifecycleLog {
             return;
         }
         let level = match event {
+            Event::GaveUp { .. } => LogLevel::Error,
             Event::Exited { reason, .. } if !reason.is_normal() => LogLevel::Warn,
+            Event::Restarted { .. } => LogLevel::Warn,
             Event::Spawned { .. } | Event::Exited { .. } => LogLevel::Info,
             _ => LogLevel::Debug,
         };

@@ -65,6 +65,16 @@ pub struct ComponentConfig {
     pub restart_window_ms: u64,
 }
 
+impl AppConfig {
+    /// The resident components, in name order.
+    pub fn residents(&self) -> impl Iterator<Item = (&str, &ComponentConfig)> {
+        self.components
+            .iter()
+            .filter(|(_, c)| c.resident)
+            .map(|(name, c)| (name.as_str(), c))
+    }
+}
+
 impl Default for ComponentConfig {
     fn default() -> ComponentConfig {
         ComponentConfig {

@@ -32,6 +32,23 @@ pub enum Event<'a> {
     Registered { name: &'a str, pid: Pid },
     /// `name` no longer resolves (unregistered, or its process ended).
     Unregistered { name: &'a str, pid: Pid },
+    /// A supervisor restarted a resident component that ended abnormally:
+    /// `old` ended, `new` replaces it; `restarts` so far within `window_ms`.
+    Restarted {
+        label: &'a str,
+        old: Pid,
+        new: Pid,
+        restarts: u32,
+        window_ms: u64,
+    },
+    /// A supervisor stopped restarting `label`: it ended abnormally more
+    /// than `restarts` times within `window_ms` (Erlang's restart intensity).
+    GaveUp {
+        label: &'a str,
+        pid: Pid,
+        restarts: u32,
+        window_ms: u64,
+    },
     /// A process wrote to its standard output or error. Only processes
     /// allowed to (the host's `allow-stdio`) are reported; the rest is
     /// discarded before it reaches the node.
@@ -89,6 +106,25 @@ impl fmt::Display for Event<'_> {
             } => write!(f, "monitor {watcher} on {target} {monitor}"),
             Event::Registered { name, pid } => write!(f, "register {name:?} {pid}"),
             Event::Unregistered { name, pid } => write!(f, "unregister {name:?} {pid}"),
+            Event::Restarted {
+                label,
+                old,
+                new,
+                restarts,
+                window_ms,
+            } => write!(
+                f,
+                "restart {label}#{old} as {label}#{new} ({restarts} in {window_ms} ms)"
+            ),
+            Event::GaveUp {
+                label,
+                pid,
+                restarts,
+                window_ms,
+            } => write!(
+                f,
+                "give up on {label}#{pid} (more than {restarts} restarts in {window_ms} ms)"
+            ),
             Event::Output { pid, stream, bytes } => {
                 // One line whatever was written: the final newline is
                 // implied, any other control character is escaped.

@@ -299,6 +299,12 @@ impl Node {
         self.begin().table.names.get(name).copied()
     }
 
+    /// Reports an event that happened outside the table (a supervisor's
+    /// decision), in order with the table's own.
+    pub fn report(&self, event: Event<'_>) {
+        self.begin().emit(event);
+    }
+
     /// Reports what `pid` wrote to `stream`, in order with every other event
     /// (nothing is reported once `pid` has ended).
     pub fn output(&self, pid: Pid, stream: Stdio, bytes: &[u8]) {

@@ -26,7 +26,10 @@
 mod engine;
 mod imports;
 mod process;
+mod supervisor;
 mod wasi;
+
+pub use supervisor::Resident;
 
 use std::collections::BTreeMap;
 use std::fmt;

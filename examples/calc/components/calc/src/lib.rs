@@ -53,6 +53,12 @@ impl Calc {
         Some(acc)
     }
 
+    /// Panics: the process ends, and with it the total (a resident calc is
+    /// restarted from zero).
+    pub fn crash(&mut self) {
+        panic!("told to crash with a total of {}", self.total);
+    }
+
     /// Answers after `ms` milliseconds.
     pub fn slow(&mut self, ms: u64) -> u64 {
         std::thread::sleep(Duration::from_millis(ms));

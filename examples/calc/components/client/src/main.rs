@@ -35,6 +35,13 @@ enum Mode {
     Bench { calls: u32 },
     /// One `echo` call per tag, each answer checked against its tag.
     Echo { tags: Vec<String> },
+    /// `calls` calls of `add`, one every `every_ms`; at the calls numbered
+    /// in `crash_at` it crashes calc instead and looks it up again.
+    KeepCalling {
+        calls: u32,
+        every_ms: u64,
+        crash_at: Vec<u32>,
+    },
 }
 
 /// What the client tells its `report` process.
@@ -44,6 +51,10 @@ enum Report {
     Item(u32),
     Done(i64),
     Failed(String),
+    Kept {
+        ok: u32,
+        failed: u32,
+    },
     Bench {
         calls: u32,
         total_us: u64,
@@ -105,6 +116,29 @@ fn run(calc: CalcClient, mode: Mode, tell: impl Fn(Report)) {
                 Err(e) => tell(Report::Failed(e.to_string())),
             }
         }
+        Mode::KeepCalling {
+            calls,
+            every_ms,
+            crash_at,
+        } => {
+            let (mut calc, mut ok, mut failed) = (calc, 0, 0);
+            for n in 0..calls {
+                std::thread::sleep(Duration::from_millis(every_ms));
+                if crash_at.contains(&n) {
+                    let _ = calc.crash();
+                    calc = look_up_again(calc);
+                    continue;
+                }
+                match calc.add(1) {
+                    Ok(_) => ok += 1,
+                    Err(e) => {
+                        println!("client: call {n} failed: {e}");
+                        failed += 1;
+                    }
+                }
+            }
+            tell(Report::Kept { ok, failed });
+        }
         Mode::Echo { tags } => {
             for tag in &tags {
                 match calc.echo(tag.clone()) {
@@ -148,6 +182,18 @@ fn run(calc: CalcClient, mode: Mode, tell: impl Fn(Report)) {
             }
         }
     }
+}
+
+/// The calc registered now, once it is another process than `old` (a
+/// supervisor restarts it); `old` if none comes within 50 ms.
+fn look_up_again(old: CalcClient) -> CalcClient {
+    for _ in 0..50 {
+        match CalcClient::whereis("calc") {
+            Some(calc) if calc.pid() != old.pid() => return calc,
+            _ => std::thread::sleep(Duration::from_millis(1)),
+        }
+    }
+    old
 }
 
 /// Each kind of call, with what it must answer.
