@@ -608,3 +608,19 @@ fn shutdown_ends_every_process_without_signals_and_pids_stay_fresh() {
         assert_eq!(node.attach("c").unwrap().pid(), Pid::from_raw(4));
     });
 }
+
+/// Under simulation time only moves when something waits: a zero timeout
+/// must not wait (it used to cost madsim's shortest timer, 1 ms).
+#[cfg(madsim)]
+#[test]
+fn a_zero_timeout_is_a_poll_that_takes_no_time() {
+    run(async {
+        let node = Node::new(Limits::default());
+        let me = node.attach("me").unwrap();
+        let start = time::now();
+        assert_eq!(me.receive_timeout(Duration::ZERO).await, None);
+        assert!(time::now() - start < Duration::from_micros(10));
+        me.send(me.pid(), b"x".to_vec()).unwrap();
+        assert!(me.receive_timeout(Duration::ZERO).await.is_some());
+    });
+}
