@@ -23,7 +23,8 @@ done
 step "under simulation (madsim): the actor core's tests, every scenario replayed twice per seed over a 100-seed sweep, and rusm sim across processes"
 # Its own target dir: a different RUSTFLAGS would otherwise rebuild the
 # normal build from scratch every time.
-RUSM_SEEDS=100 RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-madsim cargo test -p rusm-core -p rusm-sim -p rusm
+RUSM_SEEDS=100 RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-madsim cargo test --no-fail-fast -p rusm-core -p rusm-sim -p rusm
 
 step "tests (unit, guests on the real host, doc tests)"
-cargo test
+# --no-fail-fast: one failing crate should not hide the others.
+cargo test --no-fail-fast

@@ -19,16 +19,15 @@
 //!             ExitReason::Normal
 //!         })
 //!         .unwrap();
-//!     let client = node
-//!         .spawn("client", move |me| async move {
-//!             me.send(echo, b"hi".to_vec()).unwrap();
-//!             match me.receive().await {
-//!                 Message::Data { bytes, .. } if bytes == b"hi" => ExitReason::Normal,
-//!                 other => ExitReason::Custom(format!("unexpected {other:?}")),
-//!             }
-//!         })
-//!         .unwrap();
-//!     assert_eq!(node.join(client).await, Some(ExitReason::Normal));
+//!     // A handle for code outside any process (a test, the CLI): it has a
+//!     // pid and a mailbox like any process. (`node.join(pid)` waits for an
+//!     // exit too, but only of a process still alive when it is called.)
+//!     let me = node.attach("main").unwrap();
+//!     me.send(echo, b"hi".to_vec()).unwrap();
+//!     match me.receive().await {
+//!         Message::Data { from, bytes } => assert_eq!((from, bytes), (echo, b"hi".to_vec())),
+//!         other => panic!("unexpected {other:?}"),
+//!     }
 //! });
 //! ```
 
