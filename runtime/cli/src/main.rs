@@ -3,6 +3,7 @@
 //! ```text
 //! rusm build examples/ping-pong     # components/<name>/ -> wasm/<name>.wasm
 //! rusm run examples/ping-pong       # boot a node, spawn the entry, wait for it
+//! rusm serve examples/serve-rs      # boot a node, serve its [[serve]] listeners
 //! rusm sim scenarios/heartbeat.toml --seed 7   # replay a scenario (simulation build)
 //! ```
 
@@ -12,8 +13,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use rusm_config::{AppConfig, LogLevel};
-use rusm_core::{Event, Message, Observer, Stdio};
+use rusm_config::{AppConfig, ListenerKind, LogLevel};
+use rusm_core::{Event, ExitReason, Message, Observer, Stdio};
 use rusm_host::{ComponentSource, Host, Resident};
 
 #[derive(Parser)]
@@ -47,6 +48,12 @@ enum Command {
         #[arg(long)]
         init: Option<String>,
     },
+    /// Boot a node for the app and serve its [[serve]] listeners until stopped.
+    Serve {
+        /// The app directory (holding rusm.toml and wasm/).
+        #[arg(default_value = ".")]
+        app: PathBuf,
+    },
     /// Replay a scenario file with one seed and print its trace. Needs the
     /// simulation build: `bash ci/sim.sh scenarios/x.toml --seed N`.
     Sim {
@@ -62,6 +69,7 @@ fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
         Command::Build { app, target_dir } => build(&app, target_dir.as_deref()),
         Command::Run { app, init } => run(&app, init),
+        Command::Serve { app } => serve(&app),
         Command::Sim { scenario, seed } => sim(&scenario, seed),
     };
     match outcome {
@@ -119,30 +127,17 @@ fn sim(scenario: &Path, seed: Option<u64>) -> Result<ExitCode, String> {
 /// ended normally.
 fn run(app: &Path, init: Option<String>) -> Result<ExitCode, String> {
     let config = AppConfig::load(app).map_err(|e| e.to_string())?;
-    let built = built_components(app)?;
-    let names: Vec<String> = built.iter().map(|(name, _)| name.clone()).collect();
-    config.check_components(&names).map_err(|e| e.to_string())?;
-    let components: Vec<ComponentSource> = built
-        .into_iter()
-        .map(|(name, wasm)| ComponentSource {
-            capabilities: config.capabilities(&name),
-            name,
-            wasm,
-        })
-        .collect();
+    let entry = config.app.entry.clone().ok_or(
+        "rusm run starts [app] entry, and this app names none (an app that only serves runs with rusm serve)",
+    )?;
+    let components = components(app, &config)?;
     let init = init.unwrap_or_else(|| config.app.init.clone()).into_bytes();
     rusm_rt::block_on(async move {
-        let host = Host::builder(config.runtime.clone())
-            .observer(Arc::new(LifecycleLog(config.log.level)))
-            .cache_dir(app.join(&config.runtime.cache_dir))
-            .build(components)
-            .map_err(|e| e.to_string())?;
-        host.start_residents(Resident::from_config(&config))
-            .map_err(|e| e.to_string())?;
+        let host = boot(app, &config, components)?;
         // The node watches the entry from a process of its own.
         let me = host.node().attach("rusm").map_err(|e| e.to_string())?;
         let (_, watch) = host
-            .spawn_monitor(&me, &config.app.entry, init)
+            .spawn_monitor(&me, &entry, init)
             .map_err(|e| e.to_string())?;
         let reason = loop {
             if let Message::Down {
@@ -159,6 +154,62 @@ fn run(app: &Path, init: Option<String>) -> Result<ExitCode, String> {
             ExitCode::FAILURE
         })
     })
+}
+
+/// Serves the app's listeners until the process is stopped.
+fn serve(app: &Path) -> Result<ExitCode, String> {
+    let config = AppConfig::load(app).map_err(|e| e.to_string())?;
+    if config.serve.is_empty() {
+        return Err(format!(
+            "{} has no [[serve]] listener to serve",
+            app.join("rusm.toml").display()
+        ));
+    }
+    let components = components(app, &config)?;
+    rusm_rt::block_on(async move {
+        let host = boot(app, &config, components)?;
+        let server = rusm_serve::Server::start(&host, &config.serve)
+            .await
+            .map_err(|e| e.to_string())?;
+        for bound in server.bound() {
+            let scheme = match bound.kind {
+                ListenerKind::Http => "http",
+                ListenerKind::Ws => "ws",
+            };
+            eprintln!("rusm listening on {scheme}://{}", bound.address);
+        }
+        std::future::pending::<()>().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The app's built components with their capability profiles, checked
+/// against every name the config mentions.
+fn components(app: &Path, config: &AppConfig) -> Result<Vec<ComponentSource>, String> {
+    let built = built_components(app)?;
+    let names: Vec<String> = built.iter().map(|(name, _)| name.clone()).collect();
+    config.check_components(&names).map_err(|e| e.to_string())?;
+    Ok(built
+        .into_iter()
+        .map(|(name, wasm)| ComponentSource {
+            capabilities: config.capabilities(&name),
+            name,
+            wasm,
+        })
+        .collect())
+}
+
+/// Compiles the components, boots the node with the lifecycle log, and
+/// starts the resident components.
+fn boot(app: &Path, config: &AppConfig, components: Vec<ComponentSource>) -> Result<Host, String> {
+    let host = Host::builder(config.runtime.clone())
+        .observer(Arc::new(LifecycleLog(config.log.level)))
+        .cache_dir(app.join(&config.runtime.cache_dir))
+        .build(components)
+        .map_err(|e| e.to_string())?;
+    host.start_residents(Resident::from_config(config))
+        .map_err(|e| e.to_string())?;
+    Ok(host)
 }
 
 /// What `rusm run` runs: the built components, `<app>/wasm/<name>.wasm`, in
@@ -209,7 +260,12 @@ impl Observer for LifecycleLog {
         }
         let level = match event {
             Event::GaveUp { .. } => LogLevel::Error,
-            Event::Exited { reason, .. } if !reason.is_normal() => LogLevel::Warn,
+            // A client leaving is routine for a serving process.
+            Event::Exited { reason, .. }
+                if !reason.is_normal() && *reason != ExitReason::Disconnect =>
+            {
+                LogLevel::Warn
+            }
             Event::Restarted { .. } => LogLevel::Warn,
             Event::Spawned { .. } | Event::Exited { .. } => LogLevel::Info,
             _ => LogLevel::Debug,

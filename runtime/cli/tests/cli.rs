@@ -24,7 +24,7 @@ fn built() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let target = repo().join("target/guests");
-        for app in ["ping-pong", "faults", "calc"] {
+        for app in ["ping-pong", "faults", "calc", "serve-rs"] {
             let dir = repo().join("examples").join(app);
             let out = rusm(&[
                 "build",
@@ -200,4 +200,59 @@ fn the_calc_example_makes_every_kind_of_service_call() {
     ] {
         assert!(stdout.contains(line), "missing {line:?} in\n{stdout}");
     }
+}
+
+/// `rusm serve` on the serving example, its ports chosen by the OS.
+#[test]
+fn serve_answers_http_until_stopped() {
+    use std::io::{BufRead, BufReader};
+    let config = std::fs::read_to_string(built().join("serve-rs/rusm.toml"))
+        .unwrap()
+        .replace("127.0.0.1:8080", "127.0.0.1:0")
+        .replace("127.0.0.1:8081", "127.0.0.1:0");
+    let app = deployed("serve-rs", &config);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rusm"))
+        .args(["serve", app.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let address = loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "rusm serve ended early"
+        );
+        if let Some(address) = line.trim().strip_prefix("rusm listening on http://") {
+            break address.parse().unwrap();
+        }
+    };
+    let answer = rusm_rt::block_on(async move {
+        use rusm_rt::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = rusm_rt::net::connect(address).await.unwrap();
+        stream
+            .write_all(b"GET /users/7 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        text(&answer)
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert!(answer.ends_with("\r\n\r\nuser 7\n"), "{answer}");
+}
+
+#[test]
+fn run_explains_that_a_serving_app_has_no_entry() {
+    let out = rusm(&["run", built().join("serve-rs").to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr)
+            .contains("this app names none (an app that only serves runs with rusm serve)"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -12,7 +12,7 @@
 //!     allow-stdio = true
 //!     spawn = true
 //! "#).unwrap();
-//! assert_eq!(config.app.entry, "ping");
+//! assert_eq!(config.app.entry.as_deref(), Some("ping"));
 //! assert!(config.capabilities("ping").allow_stdio);
 //! assert!(!config.capabilities("pong").spawn, "default-deny");
 //! ```
@@ -28,12 +28,15 @@ use serde::Deserialize;
 
 mod serve;
 
-pub use serve::{Found, Listener, ListenerKind, NotFound, RouteTable, ServeLimits};
+pub use serve::{
+    Found, Listener, ListenerKind, MIN_HEADER_BYTES, NotFound, RouteTable, ServeLimits,
+};
 
 /// The whole of `rusm.toml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct AppConfig {
+    #[serde(default)]
     pub app: App,
     #[serde(default)]
     pub runtime: Runtime,
@@ -87,11 +90,13 @@ impl Default for ComponentConfig {
 }
 
 /// `[app]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct App {
-    /// The component `rusm run` spawns first.
-    pub entry: String,
+    /// The component `rusm run` spawns first (an app that only serves
+    /// needs none).
+    #[serde(default)]
+    pub entry: Option<String>,
     /// The init payload handed to the entry process (JSON, by convention).
     #[serde(default)]
     pub init: String,
@@ -259,21 +264,25 @@ impl AppConfig {
     /// Checks that every name the config mentions is one of `components`.
     pub fn check_components(&self, components: &[String]) -> Result<(), ConfigError> {
         let known = |name: &str| components.iter().any(|c| c == name);
-        let unknown = std::iter::once(("app.entry", self.app.entry.as_str()))
-            .chain(
-                self.capabilities
-                    .keys()
-                    .map(|k| ("capabilities", k.as_str())),
-            )
-            .chain(self.components.keys().map(|k| ("components", k.as_str())))
-            .chain(self.serve.iter().flat_map(|listener| {
-                listener
-                    .component
-                    .iter()
-                    .map(|c| ("serve.component", c.as_str()))
-                    .chain(listener.routes.components().map(|c| ("serve.routes", c)))
-            }))
-            .find(|(_, name)| !known(name));
+        let unknown = (self
+            .app
+            .entry
+            .iter()
+            .map(|entry| ("app.entry", entry.as_str())))
+        .chain(
+            self.capabilities
+                .keys()
+                .map(|k| ("capabilities", k.as_str())),
+        )
+        .chain(self.components.keys().map(|k| ("components", k.as_str())))
+        .chain(self.serve.iter().flat_map(|listener| {
+            listener
+                .component
+                .iter()
+                .map(|c| ("serve.component", c.as_str()))
+                .chain(listener.routes.components().map(|c| ("serve.routes", c)))
+        }))
+        .find(|(_, name)| !known(name));
         match unknown {
             None => Ok(()),
             Some((key, name)) => Err(ConfigError {

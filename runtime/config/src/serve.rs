@@ -110,6 +110,12 @@ impl TryFrom<RawListener> for Listener {
             }
             _ => {}
         }
+        if raw.limits.max_header_bytes < MIN_HEADER_BYTES {
+            return Err(format!(
+                "limits.max-header-bytes is {}: at least {MIN_HEADER_BYTES} (hyper's smallest head buffer)",
+                raw.limits.max_header_bytes
+            ));
+        }
         let mut routes = RouteTable::default();
         for (key, target) in &raw.routes {
             routes
@@ -125,6 +131,10 @@ impl TryFrom<RawListener> for Listener {
         })
     }
 }
+
+/// The smallest `max-header-bytes`: hyper reads a head into a buffer at
+/// least this large.
+pub const MIN_HEADER_BYTES: usize = 8192;
 
 /// The HTTP methods a route may name.
 const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
@@ -344,6 +354,16 @@ component = "echo"
         );
         assert_eq!(config.serve[1].component.as_deref(), Some("echo"));
         assert_eq!(config.serve[1].limits, super::ServeLimits::default());
+    }
+
+    #[test]
+    fn a_header_limit_below_hypers_buffer_is_refused() {
+        let text = "[[serve]]\naddress = \"127.0.0.1:1\"\nkind = \"ws\"\ncomponent = \"e\"\n\n[serve.limits]\nmax-header-bytes = 100\n";
+        let err = AppConfig::parse(text).unwrap_err().to_string();
+        assert!(
+            err.contains("limits.max-header-bytes is 100: at least 8192"),
+            "{err}"
+        );
     }
 
     #[test]

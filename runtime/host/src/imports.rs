@@ -17,6 +17,8 @@ wasmtime::component::bindgen!({
     imports: {
         "rusm:runtime/process.receive": async | trappable,
         "rusm:runtime/process.receive-timeout": async | trappable,
+        "rusm:runtime/serving.write": async | trappable,
+        "rusm:runtime/serving.send-frame": async | trappable,
         default: trappable,
     },
 });
@@ -49,7 +51,7 @@ impl wit::Host for ProcState {
             )));
         }
         let spawned =
-            crate::process::spawn(&self.shared, None, &component, init).map(|(pid, _)| pid);
+            crate::process::spawn(&self.shared, None, &component, init, None).map(|(pid, _)| pid);
         self.still_alive()?;
         Ok(spawned.map(Pid::as_raw).map_err(|e| e.to_string()))
     }
@@ -60,10 +62,12 @@ impl wit::Host for ProcState {
     }
 
     async fn receive(&mut self) -> wasmtime::Result<wit::Message> {
+        let _waiting = self.await_messages()?;
         Ok(self.process.receive().await.into())
     }
 
     async fn receive_timeout(&mut self, timeout_ms: u64) -> wasmtime::Result<Option<wit::Message>> {
+        let _waiting = self.await_messages()?;
         if timeout_ms > MAX_TIMEOUT_MS {
             return Ok(Some(self.process.receive().await.into()));
         }

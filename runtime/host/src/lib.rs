@@ -26,9 +26,11 @@
 mod engine;
 mod imports;
 mod process;
+mod session;
 mod supervisor;
 mod wasi;
 
+pub use session::{Answer, Answers, Frame, Request, Session};
 pub use supervisor::Resident;
 
 use std::collections::BTreeMap;
@@ -193,7 +195,13 @@ impl Host {
 
     /// Spawns a process running `component` with an init payload.
     pub fn spawn(&self, component: &str, init: Vec<u8>) -> Result<Pid, HostError> {
-        process::spawn(&self.shared, None, component, init).map(|(pid, _)| pid)
+        process::spawn(&self.shared, None, component, init, None).map(|(pid, _)| pid)
+    }
+
+    /// Spawns a process of `component` to serve a client: its `serving`
+    /// imports read the request and answer through `session`.
+    pub fn spawn_session(&self, component: &str, session: Session) -> Result<Pid, HostError> {
+        process::spawn(&self.shared, None, component, Vec::new(), Some(session)).map(|(pid, _)| pid)
     }
 
     /// Spawns a process monitored by `watcher` from its first instant: its
@@ -204,7 +212,7 @@ impl Host {
         component: &str,
         init: Vec<u8>,
     ) -> Result<(Pid, Ref), HostError> {
-        let (pid, monitor) = process::spawn(&self.shared, Some(watcher), component, init)?;
+        let (pid, monitor) = process::spawn(&self.shared, Some(watcher), component, init, None)?;
         Ok((pid, monitor.expect("a watched spawn always sets a monitor")))
     }
 }

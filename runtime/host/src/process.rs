@@ -10,6 +10,7 @@ use wasmtime::{ResourceLimiter, Store, Trap};
 use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 
+use crate::session::{Session, SessionState};
 use crate::{HostError, Shared};
 
 /// What a process's store holds: its WASI context, its handle on the actor
@@ -25,6 +26,8 @@ pub(crate) struct ProcState {
     memory: MemoryLimit,
     /// When the process started: zero on its WASI monotonic clock.
     pub(crate) started: rusm_rt::time::Instant,
+    /// What it serves, if the node spawned it for a client.
+    pub(crate) session: Option<SessionState>,
     /// The reason this process ends with, when the host decided it (a
     /// `fail`, a refused call, an exit signal noticed during a call).
     pub(crate) exit: Option<ExitReason>,
@@ -46,6 +49,7 @@ pub(crate) fn spawn(
     watcher: Option<&Process>,
     component: &str,
     init: Vec<u8>,
+    session: Option<Session>,
 ) -> Result<(Pid, Option<Ref>), HostError> {
     let (name, loaded) =
         shared
@@ -71,6 +75,7 @@ pub(crate) fn spawn(
             capabilities,
             component,
             init,
+            session: session.map(SessionState::new),
             exit: None,
         };
         run(pre, state).await
@@ -135,6 +140,16 @@ fn exit_reason(outcome: wasmtime::Result<Result<(), ()>>, state: &ProcState) -> 
         return ExitReason::OutOfMemory;
     }
     let error = match outcome {
+        // Returning after its client left is how a serving process is
+        // meant to end; the reason says why it returned.
+        Ok(Ok(()))
+            if state
+                .session
+                .as_ref()
+                .is_some_and(SessionState::client_gone) =>
+        {
+            return ExitReason::Disconnect;
+        }
         Ok(Ok(())) => return ExitReason::Normal,
         Ok(Err(())) => return ExitReason::Trap("main returned an error".into()),
         Err(error) => error,

@@ -43,6 +43,19 @@ pub mod time {
         tokio::time::sleep(duration).await
     }
 
+    /// A deadline a library computed with `std::time::Instant` (hyper's
+    /// timers) on this clock. Under madsim they are the same clock.
+    pub fn from_std(instant: std::time::Instant) -> Instant {
+        #[cfg(madsim)]
+        {
+            instant
+        }
+        #[cfg(not(madsim))]
+        {
+            Instant::from_std(instant)
+        }
+    }
+
     /// Waits until `deadline`.
     pub async fn sleep_until(deadline: Instant) {
         tokio::time::sleep_until(deadline).await
@@ -132,7 +145,20 @@ pub mod rand {
 
 /// Sockets (simulated TCP under madsim).
 pub mod net {
+    use std::io;
+    use std::net::SocketAddr;
+
     pub use tokio::net::{TcpListener, TcpStream};
+
+    /// Listens on `address` (port 0: one the OS picks).
+    pub async fn bind(address: SocketAddr) -> io::Result<TcpListener> {
+        TcpListener::bind(address).await
+    }
+
+    /// Opens a connection to `address`.
+    pub async fn connect(address: SocketAddr) -> io::Result<TcpStream> {
+        TcpStream::connect(address).await
+    }
 }
 
 /// CPU time, as the simulator sees it.
@@ -214,7 +240,7 @@ pub mod cpu {
 
 /// Byte streams: the traits the host's stream adapters implement.
 pub mod io {
-    pub use tokio::io::AsyncWrite;
+    pub use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 }
 
 /// Synchronisation primitives. They hold no clock or thread of their own, so

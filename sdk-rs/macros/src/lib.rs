@@ -96,7 +96,40 @@ pub fn service(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
+mod handlers;
 mod service;
+
+/// Turns a module of actions into a serving component: it writes the
+/// component's `main`, which runs the action the request's route names
+/// (`[serve.routes]`: `"GET /users/:id" = "api#show"` runs `show` of the
+/// component `api`). Every `pub fn` is an action:
+/// `fn(Request, Params) -> Response` answers at once;
+/// `fn(Request, Params, Sse)` streams Server-Sent Events for as long as it
+/// runs. Other items of the module are left as they are.
+///
+/// ```ignore
+/// use rusm_rs::http::{Params, Request, Response, Sse};
+///
+/// #[rusm_rs::handlers]
+/// pub mod api {
+///     use super::*;
+///
+///     pub fn show(_req: Request, p: Params) -> Response {
+///         Response::text(format!("user {}\n", p.get("id").unwrap_or("?")))
+///     }
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn handlers(attr: TokenStream, item: TokenStream) -> TokenStream {
+    if let Some(error) = refuse_arguments(attr, "handlers") {
+        return error;
+    }
+    let module = parse_macro_input!(item as syn::ItemMod);
+    match handlers::expand(module) {
+        Ok(tokens) => tokens.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
 
 /// The compile error for `#[rusm_rs::<name>(..)]`, which takes no arguments.
 fn refuse_arguments(attr: TokenStream, name: &str) -> Option<TokenStream> {

@@ -26,7 +26,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use rusm_rs_macros::{main, service};
+pub use rusm_rs_macros::{handlers, main, service};
 pub use rusm_wire::{ExitReason, Message, Pid, Ref, WireError};
 
 mod bindings {
@@ -38,8 +38,10 @@ mod bindings {
 
 use bindings::rusm::runtime::process as host;
 
+pub mod http;
 mod mailbox;
 pub mod service;
+pub mod ws;
 
 /// An operation the node refused, with its explanation.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,55 @@
+//! Actions that show where state lives and what a failure costs: `visit`
+//! and `visits` reach the resident counter through `whereis` and `call`;
+//! `crash` panics (the client gets a 500, the node goes on); `ticks`
+//! streams events and says on stdout when its client has left.
+
+use rusm_rs::http::{Params, Request, Response, Sse};
+
+#[rusm_rs::handlers]
+pub mod stats {
+    use super::*;
+    use counter::CounterClient;
+
+    // POST /visits -> "stats#visit"
+    pub fn visit(_req: Request, _p: Params) -> Response {
+        match counter().map(|c| c.visit()) {
+            Some(Ok(n)) => Response::json(&n),
+            _ => unavailable(),
+        }
+    }
+
+    // GET /visits -> "stats#visits"
+    pub fn visits(_req: Request, _p: Params) -> Response {
+        match counter().map(|c| c.visits()) {
+            Some(Ok(n)) => Response::json(&n),
+            _ => unavailable(),
+        }
+    }
+
+    // GET /crash -> "stats#crash"
+    pub fn crash(_req: Request, _p: Params) -> Response {
+        panic!("the crash action always fails");
+    }
+
+    // GET /ticks/:every_ms -> "stats#ticks"
+    pub fn ticks(_req: Request, p: Params, sse: Sse) {
+        let every = p
+            .get("every_ms")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100);
+        let mut sent = 0u64;
+        while sse.data(format!("tick {sent}").as_bytes()) {
+            sent += 1;
+            std::thread::sleep(std::time::Duration::from_millis(every));
+        }
+        println!("ticks: the client left after {sent} events");
+    }
+
+    fn counter() -> Option<CounterClient> {
+        rusm_rs::whereis("counter").map(CounterClient::new)
+    }
+
+    fn unavailable() -> Response {
+        Response::text("the counter is restarting; try again\n").status(503)
+    }
+}

@@ -1,0 +1,164 @@
+//! Serving: the `[[serve]]` listeners of `rusm.toml`.
+//!
+//! An HTTP listener (hyper, HTTP/1.1 with keep-alive) routes each request by
+//! its `[serve.routes]` table and spawns one fresh process for it, which
+//! reads the request and answers through the `serving` imports: a whole
+//! response, or a stream (Server-Sent Events). A WebSocket listener
+//! (tungstenite) spawns one process per connection and a socket process
+//! beside it that feeds it the inbound frames. Sockets come from the `rt`
+//! seam, so under simulation the same code serves simulated TCP.
+//!
+//! Every limit of [`ServeLimits`] is enforced here and answered with its
+//! status code: 413 (body), 431 (headers), 408 (slow body), 503 (too many
+//! connections or processes); a WebSocket frame over the limit closes the
+//! connection with 1009.
+
+mod http;
+mod timer;
+mod ws;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rusm_config::{Listener, ListenerKind, ServeLimits};
+use rusm_host::Host;
+use rusm_rt::net::TcpListener;
+use rusm_rt::task::JoinHandle;
+
+/// The listeners of a node, accepting until dropped.
+pub struct Server {
+    bound: Vec<Bound>,
+}
+
+/// One listening socket.
+pub struct Bound {
+    /// The address it listens on (with the port the OS chose for port 0).
+    pub address: SocketAddr,
+    pub kind: ListenerKind,
+    accepting: JoinHandle<()>,
+}
+
+/// A listener could not start.
+#[derive(Debug)]
+pub struct ServeError {
+    pub address: SocketAddr,
+    pub message: String,
+}
+
+impl fmt::Display for ServeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot listen on {}: {}", self.address, self.message)
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+impl Server {
+    /// Binds every listener and starts accepting on each.
+    pub async fn start(host: &Host, listeners: &[Listener]) -> Result<Server, ServeError> {
+        let mut bound = Vec::with_capacity(listeners.len());
+        for listener in listeners {
+            let fail = |e: std::io::Error| ServeError {
+                address: listener.address,
+                message: e.to_string(),
+            };
+            let socket = rusm_rt::net::bind(listener.address).await.map_err(fail)?;
+            let address = socket.local_addr().map_err(fail)?;
+            let accepting = match listener.kind {
+                ListenerKind::Http => {
+                    rusm_rt::task::spawn(http::accept(socket, http::Site::new(host, listener)))
+                }
+                ListenerKind::Ws => {
+                    rusm_rt::task::spawn(ws::accept(socket, ws::Site::new(host, listener)))
+                }
+            };
+            bound.push(Bound {
+                address,
+                kind: listener.kind,
+                accepting,
+            });
+        }
+        Ok(Server { bound })
+    }
+
+    /// The listening sockets, in the order of `[[serve]]`.
+    pub fn bound(&self) -> &[Bound] {
+        &self.bound
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Connections already accepted finish on their own.
+        for bound in &self.bound {
+            bound.accepting.abort();
+        }
+    }
+}
+
+/// Counts a listener's open connections against `max-connections`.
+#[derive(Clone)]
+struct Connections {
+    open: Arc<AtomicUsize>,
+    max: usize,
+}
+
+/// One open connection; closing it (dropping this) frees its place.
+struct Slot(Arc<AtomicUsize>);
+
+impl Connections {
+    fn new(limits: &ServeLimits) -> Connections {
+        Connections {
+            open: Arc::new(AtomicUsize::new(0)),
+            max: limits.max_connections,
+        }
+    }
+
+    /// A place for one more connection, if the listener has one.
+    fn take(&self) -> Option<Slot> {
+        let taken = self
+            .open
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |open| {
+                (open < self.max).then_some(open + 1)
+            })
+            .is_ok();
+        taken.then(|| Slot(self.open.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Accepts connections until the listener fails for good; a transient
+/// failure (out of file descriptors, a connection reset before accept) is
+/// waited out briefly rather than spun on.
+async fn accept_each<F>(socket: TcpListener, mut each: F)
+where
+    F: FnMut(rusm_rt::net::TcpStream),
+{
+    loop {
+        match socket.accept().await {
+            Ok((stream, _)) => each(stream),
+            Err(_) => rusm_rt::time::sleep(rusm_rt::time::Duration::from_millis(10)).await,
+        }
+    }
+}
+
+/// The request head as a process sees it: lower-case names, values as
+/// text (bytes that are not UTF-8 replaced).
+fn header_list(headers: &::http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}

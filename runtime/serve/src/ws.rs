@@ -1,0 +1,242 @@
+//! A WebSocket listener: each connection is a pair of processes. The socket
+//! process (native, label `ws`) holds the socket; the handler process (the
+//! listener's component) gets each inbound frame as a message from it and
+//! answers with `send-frame`. They are linked: when the client leaves the
+//! socket process exits with `disconnect`, which ends the handler; when the
+//! handler ends the socket is closed (1000 if it returned, 1011 if it
+//! failed). Pings are answered by tungstenite.
+
+use std::sync::{Arc, Mutex};
+
+use futures_util::{SinkExt, StreamExt};
+use http::StatusCode;
+use rusm_config::{Listener, ServeLimits};
+use rusm_core::{ExitReason, Message, Pid, Process};
+use rusm_host::{Answer, Frame, Host, Request, Session};
+use rusm_rt::net::{TcpListener, TcpStream};
+use rusm_rt::time::Duration;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::handshake::server::{
+    ErrorResponse, Request as Upgrade, Response,
+};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+
+use crate::{Connections, Slot, header_list};
+
+/// What a WebSocket listener serves.
+pub(crate) struct Site {
+    host: Host,
+    component: String,
+    limits: ServeLimits,
+    connections: Connections,
+}
+
+impl Site {
+    pub(crate) fn new(host: &Host, listener: &Listener) -> Arc<Site> {
+        Arc::new(Site {
+            host: host.clone(),
+            // The config refuses a ws listener without one.
+            component: listener.component.clone().unwrap_or_default(),
+            limits: listener.limits,
+            connections: Connections::new(&listener.limits),
+        })
+    }
+}
+
+pub(crate) async fn accept(socket: TcpListener, site: Arc<Site>) {
+    crate::accept_each(socket, |stream| {
+        let slot = site.connections.take();
+        rusm_rt::task::spawn(connection(site.clone(), stream, slot));
+    })
+    .await
+}
+
+/// How a conversation ended.
+enum End {
+    /// The client closed, vanished or broke the protocol.
+    ClientLeft,
+    /// The client sent a frame over `max-frame-bytes`.
+    TooBig,
+    /// The handler process ended.
+    HandlerEnded(ExitReason),
+}
+
+async fn connection(site: Arc<Site>, stream: TcpStream, slot: Option<Slot>) {
+    let Some((mut ws, request)) = handshake(&site, stream, slot.is_some()).await else {
+        return;
+    };
+    let Ok(socket) = site.host.node().attach("ws") else {
+        let _ = ws
+            .close(Some(close(
+                CloseCode::Again,
+                "the node is at its process limit",
+            )))
+            .await;
+        return;
+    };
+    let (session, mut answers) = Session::websocket(request, socket.pid());
+    let handler = match site.host.spawn_session(&site.component, session) {
+        Ok(pid) => pid,
+        Err(_) => {
+            let _ = ws
+                .close(Some(close(
+                    CloseCode::Again,
+                    "the node is at its process limit",
+                )))
+                .await;
+            end(&socket, ExitReason::Normal);
+            return;
+        }
+    };
+    // The socket process learns of the handler's end as a message; the
+    // handler, not trapping exits, ends with the socket's `disconnect`.
+    let linked = socket.trap_exit(true).and_then(|_| socket.link(handler));
+    let ending = match linked {
+        Err(_) => End::HandlerEnded(ExitReason::Noproc),
+        Ok(()) => converse(&mut ws, &socket, handler, &mut answers).await,
+    };
+    match ending {
+        End::ClientLeft => end(&socket, ExitReason::Disconnect),
+        End::TooBig => {
+            let _ = ws
+                .close(Some(close(CloseCode::Size, "frame too large")))
+                .await;
+            end(&socket, ExitReason::Disconnect);
+        }
+        End::HandlerEnded(reason) => {
+            let code = if reason.is_normal() {
+                CloseCode::Normal
+            } else {
+                CloseCode::Error
+            };
+            let _ = ws.close(Some(close(code, ""))).await;
+            end(&socket, ExitReason::Normal);
+        }
+    }
+    drop(slot);
+}
+
+/// Accepts the upgrade within `request-timeout-ms`, refusing it with 503
+/// when the listener is full; returns the upgrade request as the handler
+/// will see it.
+#[allow(
+    clippy::result_large_err,
+    reason = "the callback's signature is tungstenite's"
+)]
+async fn handshake(
+    site: &Site,
+    stream: TcpStream,
+    welcome: bool,
+) -> Option<(WebSocketStream<TcpStream>, Request)> {
+    let seen = Arc::new(Mutex::new(Request::default()));
+    let record = seen.clone();
+    let callback =
+        move |upgrade: &Upgrade, response: Response| -> Result<Response, ErrorResponse> {
+            if !welcome {
+                let mut refusal = ErrorResponse::new(Some("too many connections\n".into()));
+                *refusal.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                return Err(refusal);
+            }
+            if let Ok(mut request) = record.lock() {
+                *request = Request {
+                    method: upgrade.method().as_str().to_string(),
+                    path: upgrade.uri().path().to_string(),
+                    query: upgrade.uri().query().unwrap_or_default().to_string(),
+                    headers: header_list(upgrade.headers()),
+                    body: Vec::new(),
+                };
+            }
+            Ok(response)
+        };
+    let config = WebSocketConfig::default()
+        .max_frame_size(Some(site.limits.max_frame_bytes))
+        .max_message_size(Some(site.limits.max_frame_bytes));
+    let timeout = Duration::from_millis(site.limits.request_timeout_ms);
+    let accepted = rusm_rt::time::timeout(
+        timeout,
+        tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config)),
+    )
+    .await;
+    let ws = accepted.ok()?.ok()?;
+    let request = std::mem::take(&mut *seen.lock().ok()?);
+    Some((ws, request))
+}
+
+/// Carries frames both ways until one side ends.
+async fn converse(
+    ws: &mut WebSocketStream<TcpStream>,
+    socket: &Process,
+    handler: Pid,
+    answers: &mut rusm_host::Answers,
+) -> End {
+    loop {
+        rusm_rt::select! {
+            inbound = ws.next() => {
+                let frame = match inbound {
+                    Some(Ok(WsMessage::Text(text))) => Frame::Text(text.as_str().to_string()),
+                    Some(Ok(WsMessage::Binary(bytes))) => Frame::Binary(bytes.to_vec()),
+                    // Pings are answered by tungstenite itself.
+                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => continue,
+                    Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(_))) => return End::TooBig,
+                    Some(Ok(WsMessage::Close(_)) | Err(_)) | None => return End::ClientLeft,
+                };
+                // A frame over the node's message limit is as unwelcome as
+                // one over the listener's.
+                if socket.send(handler, frame.to_message()).is_err() {
+                    return End::TooBig;
+                }
+            }
+            answer = answers.next() => match answer {
+                Some(Answer::Frame(frame)) => {
+                    let message = match frame {
+                        Frame::Text(text) => WsMessage::text(text),
+                        Frame::Binary(bytes) => WsMessage::binary(bytes),
+                    };
+                    if ws.send(message).await.is_err() {
+                        return End::ClientLeft;
+                    }
+                }
+                // The host lets a WebSocket handler send nothing else.
+                Some(_) => {}
+                // The handler's store is gone: it has ended; its exit
+                // signal says how.
+                None => return End::HandlerEnded(exit_of(socket, handler).await),
+            },
+            message = socket.receive() => {
+                if let Message::Exit { from, reason } = message
+                    && from == handler
+                {
+                    return End::HandlerEnded(reason);
+                }
+            }
+        }
+    }
+}
+
+/// The reason `handler` ended, from the exit signal the link brings.
+async fn exit_of(socket: &Process, handler: Pid) -> ExitReason {
+    loop {
+        if let Message::Exit { from, reason } = socket.receive().await
+            && from == handler
+        {
+            return reason;
+        }
+    }
+}
+
+/// Ends the socket process with `reason` (which the link passes on to the
+/// handler, if it is still running).
+fn end(socket: &Process, reason: ExitReason) {
+    // Trapping, it would only get its own signal as a message.
+    let _ = socket.trap_exit(false);
+    let _ = socket.exit(socket.pid(), reason);
+}
+
+fn close(code: CloseCode, reason: &str) -> CloseFrame {
+    CloseFrame {
+        code,
+        reason: reason.to_string().into(),
+    }
+}

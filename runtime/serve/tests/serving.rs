@@ -1,0 +1,484 @@
+//! Serving over real loopback sockets: `examples/serve-rs` (the concept
+//! page's handlers and WebSocket echo, plus a resident counter) on a real
+//! node, spoken to by real HTTP and WebSocket clients.
+
+#![cfg(not(madsim))]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use rusm_config::{AppConfig, ListenerKind, ServeLimits};
+use rusm_core::{Event, Observer};
+use rusm_host::{ComponentSource, Host, Resident};
+use rusm_rt::net::TcpStream;
+use rusm_rt::sync::Notify;
+use rusm_rt::time::Duration;
+use rusm_serve::Server;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+fn app_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/serve-rs")
+}
+
+/// The app's components, built once per test binary.
+fn components(config: &AppConfig) -> Vec<ComponentSource> {
+    static BUILT: OnceLock<Vec<rusm_build::Built>> = OnceLock::new();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    BUILT
+        .get_or_init(|| {
+            rusm_build::build_app(&app_dir(), Some(&repo.join("target/guests")))
+                .expect("guest build")
+        })
+        .iter()
+        .map(|b| ComponentSource {
+            capabilities: config.capabilities(&b.name),
+            name: b.name.clone(),
+            wasm: b.wasm.clone(),
+        })
+        .collect()
+}
+
+/// The lifecycle as lines (`spawn echo#9`, `exit api#4 disconnect`), guest
+/// output as `out <text>`.
+#[derive(Default)]
+struct Log {
+    lines: Mutex<Vec<String>>,
+    changed: Notify,
+}
+
+impl Observer for Log {
+    fn event(&self, event: Event<'_>) {
+        let line = match event {
+            Event::Output { bytes, .. } => format!("out {}", String::from_utf8_lossy(bytes)),
+            other => other.to_string(),
+        };
+        self.lines.lock().unwrap().push(line);
+        self.changed.notify_waiters();
+    }
+}
+
+impl Log {
+    fn count(&self, matches: impl Fn(&str) -> bool) -> usize {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| matches(l))
+            .count()
+    }
+
+    /// Waits until `n` lines match; a generous bound turns a hang into a
+    /// failure that shows the log.
+    async fn wait_for(&self, n: usize, matches: impl Fn(&str) -> bool) {
+        let waited = rusm_rt::time::timeout(Duration::from_secs(30), async {
+            loop {
+                let changed = self.changed.notified();
+                if self.count(&matches) >= n {
+                    return;
+                }
+                changed.await;
+            }
+        })
+        .await;
+        if waited.is_err() {
+            panic!(
+                "the log never got there:\n{}",
+                self.lines.lock().unwrap().join("\n")
+            );
+        }
+    }
+}
+
+/// A node serving the app on ephemeral ports.
+struct Served {
+    http: std::net::SocketAddr,
+    ws: std::net::SocketAddr,
+    log: Arc<Log>,
+    _host: Host,
+    _server: Server,
+}
+
+async fn serve(limits: ServeLimits) -> Served {
+    let mut config = AppConfig::load(&app_dir()).unwrap();
+    for listener in &mut config.serve {
+        listener.address = "127.0.0.1:0".parse().unwrap();
+        listener.limits = limits;
+    }
+    let log = Arc::new(Log::default());
+    let host = Host::builder(config.runtime.clone())
+        .observer(log.clone())
+        .build(components(&config))
+        .unwrap();
+    host.start_residents(Resident::from_config(&config))
+        .unwrap();
+    let server = Server::start(&host, &config.serve).await.unwrap();
+    let address = |kind| {
+        server
+            .bound()
+            .iter()
+            .find(|b| b.kind == kind)
+            .unwrap()
+            .address
+    };
+    Served {
+        http: address(ListenerKind::Http),
+        ws: address(ListenerKind::Ws),
+        log,
+        _host: host,
+        _server: server,
+    }
+}
+
+type Client = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+/// One keep-alive HTTP/1.1 connection.
+async fn connect(address: std::net::SocketAddr) -> Client {
+    let stream = rusm_rt::net::connect(address).await.unwrap();
+    let (client, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    rusm_rt::task::spawn(connection);
+    client
+}
+
+async fn request(
+    client: &mut Client,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> http::Response<Incoming> {
+    let request = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "localhost")
+        .body(Full::new(Bytes::copy_from_slice(body)))
+        .unwrap();
+    client.send_request(request).await.unwrap()
+}
+
+async fn text(response: http::Response<Incoming>) -> String {
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(body.to_vec()).unwrap()
+}
+
+async fn get(address: std::net::SocketAddr, method: &str, path: &str) -> (u16, String) {
+    let mut client = connect(address).await;
+    let response = request(&mut client, method, path, b"").await;
+    (response.status().as_u16(), text(response).await)
+}
+
+#[test]
+fn a_get_runs_its_action_with_the_path_parameters() {
+    rusm_rt::block_on(async {
+        let node = serve(ServeLimits::default()).await;
+        assert_eq!(
+            get(node.http, "GET", "/users/7").await,
+            (200, "user 7\n".into())
+        );
+        assert_eq!(
+            get(node.http, "GET", "/users/j%20d").await,
+            (200, "user j d\n".into())
+        );
+        // One fresh process per request, each ended normally.
+        node.log
+            .wait_for(2, |l| l.starts_with("exit api#") && l.ends_with(" normal"))
+            .await;
+        assert_eq!(node.log.count(|l| l.starts_with("spawn api#")), 2);
+    });
+}
+
+#[test]
+fn unknown_routes_are_404_and_wrong_methods_405() {
+    rusm_rt::block_on(async {
+        let node = serve(ServeLimits::default()).await;
+        assert_eq!(get(node.http, "GET", "/nowhere").await.0, 404);
+        let mut client = connect(node.http).await;
+        let response = request(&mut client, "DELETE", "/users/7", b"").await;
+        assert_eq!(response.status(), 405);
+        assert_eq!(response.headers()["allow"], "GET");
+        assert_eq!(node.log.count(|l| l.starts_with("spawn api#")), 0);
+    });
+}
+
+#[test]
+fn a_panicking_action_is_a_500_and_the_node_goes_on() {
+    rusm_rt::block_on(async {
+        let node = serve(ServeLimits::default()).await;
+        assert_eq!(get(node.http, "GET", "/crash").await.0, 500);
+        node.log
+            .wait_for(1, |l| {
+                l.starts_with("exit stats#") && l.contains("the crash action always fails")
+            })
+            .await;
+        assert_eq!(
+            get(node.http, "GET", "/users/1").await,
+            (200, "user 1\n".into())
+        );
+    });
+}
+
+#[test]
+fn state_lives_in_the_resident_service_across_requests() {
+    rusm_rt::block_on(async {
+        let node = serve(ServeLimits::default()).await;
+        node.log
+            .wait_for(1, |l| l.starts_with("register \"counter\""))
+            .await;
+        // Keep-alive: three requests on one connection, three processes.
+        let mut client = connect(node.http).await;
+        for expected in ["1", "2"] {
+            let response = request(&mut client, "POST", "/visits", b"").await;
+            assert_eq!(text(response).await, expected);
+        }
+        assert_eq!(
+            text(request(&mut client, "GET", "/visits", b"").await).await,
+            "2"
+        );
+        assert_eq!(node.log.count(|l| l.starts_with("spawn stats#")), 3);
+    });
+}
+
+/// Reads SSE events until `n` have arrived.
+async fn events(body: &mut Incoming, n: usize) -> Vec<String> {
+    let mut seen = String::new();
+    while seen.matches("\n\n").count() < n {
+        let frame = body.frame().await.expect("the stream ended early").unwrap();
+        if let Ok(data) = frame.into_data() {
+            seen.push_str(std::str::from_utf8(&data).unwrap());
+        }
+    }
+    seen.split("\n\n").take(n).map(str::to_string).collect()
+}
+
+#[test]
+fn an_sse_action_streams_until_the_client_disconnects() {
+    rusm_rt::block_on(async {
+        let node = serve(ServeLimits::default()).await;
+        let mut client = connect(node.http).await;
+        let response = request(&mut client, "GET", "/events/lobby", b"").await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        let mut body = response.into_body();
+        assert_eq!(
+            events(&mut body, 3).await,
+            [
+                "data: lobby tick 0",
+                "data: lobby tick 1",
+                "data: lobby tick 2"
+            ]
+        );
+        drop(body);
+        drop(client);
+        node.log
+            .wait_for(1, |l| {
+                l.starts_with("exit api#") && l.ends_with(" disconnect")
+            })
+            .await;
+    });
+}
+
+#[test]
+fn sse_data_returns_false_once_the_client_has_gone() {
+    rusm_rt::block_on(async {
+        let node = serve(ServeLimits::default()).await;
+        let mut client = connect(node.http).await;
+        let mut body = request(&mut client, "GET", "/ticks/20", b"")
+            .await
+            .into_body();
+        assert_eq!(events(&mut body, 2).await, ["data: tick 0", "data: tick 1"]);
+        drop(body);
+        drop(client);
+        // The action saw `false`, said so, and returned: its exit says why.
+        node.log
+            .wait_for(1, |l| l.starts_with("out ticks: the client left after"))
+            .await;
+        node.log
+            .wait_for(1, |l| {
+                l.starts_with("exit stats#") && l.ends_with(" disconnect")
+            })
+            .await;
+    });
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<TcpStream>;
+
+async fn ws_connect(address: std::net::SocketAddr) -> Ws {
+    let stream = rusm_rt::net::connect(address).await.unwrap();
+    let (ws, _) = tokio_tungstenite::client_async(format!("ws://{address}/"), stream)
+        .await
+        .unwrap();
+    ws
+}
+
+async fn next_text(ws: &mut Ws) -> String {
+    loop {
+        match ws.next().await.expect("the connection closed").unwrap() {
+            WsMessage::Text(text) => return text.as_str().to_string(),
+            WsMessage::Binary(bytes) => return format!("binary {bytes:?}"),
+            _ => continue,
+        }
+    }
+}
+
+#[test]
+fn websocket_connections_each_get_their_own_echo_process() {
+    rusm_rt::block_on(async {
+        let node = serve(ServeLimits::default()).await;
+        const CONNECTIONS: usize = 24;
+        let mut clients = Vec::new();
+        for _ in 0..CONNECTIONS {
+            clients.push(ws_connect(node.ws).await);
+        }
+        for (n, ws) in clients.iter_mut().enumerate() {
+            assert_eq!(next_text(ws).await, "welcome\n");
+            ws.send(WsMessage::text(format!("hello {n}")))
+                .await
+                .unwrap();
+        }
+        for (n, ws) in clients.iter_mut().enumerate() {
+            assert_eq!(next_text(ws).await, format!("hello {n}"));
+        }
+        // Binary frames that are not UTF-8 come back binary; pings are
+        // answered by the host.
+        let ws = &mut clients[0];
+        ws.send(WsMessage::binary(vec![0xff, 0x00])).await.unwrap();
+        assert_eq!(next_text(ws).await, "binary b\"\\xff\\0\"");
+        ws.send(WsMessage::Ping(Bytes::from_static(b"p")))
+            .await
+            .unwrap();
+        loop {
+            if let WsMessage::Pong(payload) = ws.next().await.unwrap().unwrap() {
+                assert_eq!(&payload[..], b"p");
+                break;
+            }
+        }
+        assert_eq!(
+            node.log.count(|l| l.starts_with("spawn echo#")),
+            CONNECTIONS
+        );
+        // Each process exits on its client's disconnect, closed or dropped.
+        clients[1].close(None).await.unwrap();
+        drop(clients);
+        node.log
+            .wait_for(CONNECTIONS, |l| {
+                l.starts_with("exit echo#") && l.ends_with(" disconnect")
+            })
+            .await;
+    });
+}
+
+fn small_limits() -> ServeLimits {
+    ServeLimits {
+        max_body_bytes: 64,
+        max_header_bytes: 8192,
+        request_timeout_ms: 300,
+        max_connections: 2,
+        max_frame_bytes: 32,
+    }
+}
+
+/// Writes raw bytes and reads the whole answer until the server closes.
+async fn raw(address: std::net::SocketAddr, bytes: &[u8]) -> String {
+    use rusm_rt::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = rusm_rt::net::connect(address).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn limits_are_answered_with_their_status_codes() {
+    rusm_rt::block_on(async {
+        let node = serve(small_limits()).await;
+        // 413: declared too large, and streamed too large (chunked).
+        let declared = raw(
+            node.http,
+            b"POST /visits HTTP/1.1\r\nhost: x\r\ncontent-length: 65\r\n\r\n",
+        )
+        .await;
+        assert!(declared.starts_with("HTTP/1.1 413"), "{declared}");
+        let chunk = format!("41\r\n{}\r\n0\r\n\r\n", "x".repeat(65));
+        let chunked = raw(
+            node.http,
+            format!(
+                "POST /visits HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n{chunk}"
+            )
+            .as_bytes(),
+        )
+        .await;
+        assert!(chunked.starts_with("HTTP/1.1 413"), "{chunked}");
+        // 431: a head over max-header-bytes.
+        let big = format!(
+            "GET /users/1 HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
+            "y".repeat(9000)
+        );
+        let headers = raw(node.http, big.as_bytes()).await;
+        assert!(headers.starts_with("HTTP/1.1 431"), "{headers}");
+        // 408: a body slower than request-timeout-ms.
+        let slow = raw(
+            node.http,
+            b"POST /visits HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nab",
+        )
+        .await;
+        assert!(slow.starts_with("HTTP/1.1 408"), "{slow}");
+        // None of them reached a process.
+        assert_eq!(node.log.count(|l| l.starts_with("spawn stats#")), 0);
+    });
+}
+
+#[test]
+fn connections_over_the_limit_are_refused_with_503() {
+    rusm_rt::block_on(async {
+        let node = serve(small_limits()).await;
+        let _first = connect(node.http).await;
+        let mut second = connect(node.http).await;
+        assert_eq!(
+            request(&mut second, "GET", "/users/2", b"").await.status(),
+            200
+        );
+        assert_eq!(get(node.http, "GET", "/users/3").await.0, 503);
+        // WebSocket: the upgrade of a third connection is refused.
+        let _a = ws_connect(node.ws).await;
+        let _b = ws_connect(node.ws).await;
+        let stream = rusm_rt::net::connect(node.ws).await.unwrap();
+        let refused = tokio_tungstenite::client_async(format!("ws://{}/", node.ws), stream).await;
+        match refused {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 503)
+            }
+            other => panic!("expected a 503, got {other:?}"),
+        }
+    });
+}
+
+#[test]
+fn a_websocket_frame_over_the_limit_closes_with_1009() {
+    rusm_rt::block_on(async {
+        let node = serve(small_limits()).await;
+        let mut ws = ws_connect(node.ws).await;
+        assert_eq!(next_text(&mut ws).await, "welcome\n");
+        ws.send(WsMessage::text("z".repeat(33))).await.unwrap();
+        loop {
+            match ws.next().await {
+                Some(Ok(WsMessage::Close(Some(frame)))) => {
+                    assert_eq!(frame.code, CloseCode::Size);
+                    break;
+                }
+                Some(Ok(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+        node.log
+            .wait_for(1, |l| {
+                l.starts_with("exit echo#") && l.ends_with(" disconnect")
+            })
+            .await;
+    });
+}
