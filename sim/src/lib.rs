@@ -13,6 +13,7 @@
 //! print!("{trace}");
 //! ```
 
+mod client;
 mod run;
 mod scenario;
 mod trace;

@@ -6,11 +6,16 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use rusm_config::{AppConfig, Runtime};
+use std::net::SocketAddr;
+
+use rusm_config::{AppConfig, Listener, ListenerKind, Runtime};
 use rusm_core::{ExitReason, Message, Pid, Process};
 use rusm_host::{ComponentSource, Host, Resident};
 use rusm_rt::time::Duration;
 
+use rusm_serve::Server;
+
+use crate::client::Client;
 use crate::scenario::{Action, Scenario, Step};
 use crate::trace::{Recorder, Trace};
 
@@ -52,6 +57,8 @@ struct App {
     components: Vec<ComponentSource>,
     runtime: Runtime,
     residents: Vec<Resident>,
+    /// `[[serve]]`: the node serves them, on simulated TCP.
+    listeners: Vec<Listener>,
 }
 
 impl App {
@@ -82,8 +89,31 @@ impl App {
                 })
                 .collect(),
             residents: Resident::from_config(&config),
+            listeners: config.serve,
             runtime: config.runtime,
         })
+    }
+
+    /// Starts the node's residents and listeners.
+    async fn start(&self, host: &Host) -> Result<Option<Server>, String> {
+        host.start_residents(self.residents.clone())
+            .map_err(|e| format!("the residents did not start: {e}"))?;
+        if self.listeners.is_empty() {
+            return Ok(None);
+        }
+        Server::start(host, &self.listeners)
+            .await
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The first listener of `kind`.
+    fn address(&self, kind: ListenerKind) -> Result<SocketAddr, String> {
+        self.listeners
+            .iter()
+            .find(|l| l.kind == kind)
+            .map(|l| l.address)
+            .ok_or_else(|| format!("the app has no {kind:?} listener"))
     }
 
     /// A fresh node running this app, reporting to `recorder`.
@@ -202,16 +232,17 @@ async fn drive(
 ) -> (Vec<String>, Trace) {
     recorder.start();
     let start = rusm_rt::time::now();
-    if let Err(e) = host.start_residents(app.residents.clone()) {
-        recorder.note(format_args!(
-            "expect FAILED: the residents did not start: {e}"
-        ));
-    }
+    let server = app.start(&host).await.unwrap_or_else(|e| {
+        recorder.note(format_args!("expect FAILED: {e}"));
+        None
+    });
     let mut driver = Driver {
         app,
         recorder,
         me: attach(&host),
         host,
+        server,
+        clients: BTreeMap::new(),
         names: BTreeMap::new(),
         exits: BTreeMap::new(),
         inbox: Vec::new(),
@@ -219,11 +250,13 @@ async fn drive(
     };
     for step in &scenario.steps {
         wait_until(start + Duration::from_millis(step.at_ms)).await;
-        driver.play(step);
+        driver.play(step).await;
     }
     wait_until(start + Duration::from_millis(scenario.run_ms)).await;
     recorder.note("end");
     let trace = recorder.finish();
+    driver.clients.clear();
+    driver.server = None;
     stop(&driver.host).await;
     (driver.failures, trace)
 }
@@ -254,6 +287,8 @@ struct Driver<'a> {
     app: &'a App,
     recorder: &'a Arc<Recorder>,
     host: Host,
+    server: Option<Server>,
+    clients: BTreeMap<String, Client>,
     me: Process,
     names: BTreeMap<String, Pid>,
     /// How the processes the scenario spawned ended (from their downs).
@@ -265,7 +300,7 @@ struct Driver<'a> {
 }
 
 impl Driver<'_> {
-    fn play(&mut self, step: &Step) {
+    async fn play(&mut self, step: &Step) {
         self.recorder
             .note(format_args!("step {}", describe(&step.action)));
         while let Some(message) = self.me.try_receive() {
@@ -279,14 +314,14 @@ impl Driver<'_> {
                 Message::Exit { .. } => {}
             }
         }
-        if let Err(failure) = self.act(&step.action) {
+        if let Err(failure) = self.act(&step.action).await {
             self.recorder.note(format_args!("expect FAILED: {failure}"));
             self.failures
                 .push(format!("at {} ms: {failure}", step.at_ms));
         }
     }
 
-    fn act(&mut self, action: &Action) -> Result<(), String> {
+    async fn act(&mut self, action: &Action) -> Result<(), String> {
         match action {
             Action::Spawn {
                 component,
@@ -319,12 +354,14 @@ impl Driver<'_> {
                     .map_err(|e| e.to_string())?;
             }
             Action::RestartNode => {
-                // The old node's tasks end as soon as this step yields.
+                // The old node's tasks end as soon as this step yields;
+                // its listeners close before the new node binds them.
+                self.clients.clear();
+                self.server = None;
                 self.host.node().shutdown();
+                rusm_rt::task::yield_now().await;
                 self.host = self.app.boot(self.recorder)?;
-                self.host
-                    .start_residents(self.app.residents.clone())
-                    .map_err(|e| format!("the residents did not start: {e}"))?;
+                self.server = self.app.start(&self.host).await?;
                 self.me = attach(&self.host);
                 self.names.clear();
                 self.exits.clear();
@@ -412,6 +449,34 @@ impl Driver<'_> {
                     None => return Err(format!("{target} is not alive")),
                 }
             }
+            Action::Http {
+                request,
+                body,
+                name,
+            } => {
+                let address = self.app.address(ListenerKind::Http)?;
+                let client = Client::http(self.recorder, name, address, request, body);
+                self.clients.insert(name.clone(), client);
+            }
+            Action::Raw { bytes, name } => {
+                let address = self.app.address(ListenerKind::Http)?;
+                let client = Client::raw(self.recorder, name, address, bytes);
+                self.clients.insert(name.clone(), client);
+            }
+            Action::Ws { path, name } => {
+                let address = self.app.address(ListenerKind::Ws)?;
+                let client = Client::websocket(self.recorder, name, address, path);
+                self.clients.insert(name.clone(), client);
+            }
+            Action::WsSend { client, text } => {
+                self.client(client)?
+                    .send_text(text)
+                    .map_err(|e| format!("ws-send {client}: {e}"))?;
+            }
+            Action::Disconnect { client } => {
+                self.client(client)?;
+                self.clients.remove(client);
+            }
             Action::ExpectMailboxEmpty { target } => {
                 let pid = self.pid(target)?;
                 match self.host.node().mailbox_len(pid) {
@@ -424,9 +489,24 @@ impl Driver<'_> {
         Ok(())
     }
 
+    fn client(&self, name: &str) -> Result<&Client, String> {
+        self.clients
+            .get(name)
+            .ok_or_else(|| format!("no client named {name:?} was opened"))
+    }
+
+    /// The process a step names: one it spawned, `sim`, or `@name` for
+    /// the process registered as `name` now.
     fn pid(&self, name: &str) -> Result<Pid, String> {
         if name == SIM {
             return Ok(self.me.pid());
+        }
+        if let Some(registered) = name.strip_prefix('@') {
+            return self
+                .host
+                .node()
+                .whereis(registered)
+                .ok_or_else(|| format!("no process is registered as {registered:?}"));
         }
         self.names
             .get(name)
@@ -486,6 +566,18 @@ fn describe(action: &Action) -> String {
                 reason.as_ref().map_or(String::new(), |r| format!(" ({r})"))
             )
         }
+        Action::Http {
+            request,
+            body,
+            name,
+        } => match body.is_empty() {
+            true => format!("http {name} {request}"),
+            false => format!("http {name} {request} {body:?}"),
+        },
+        Action::Raw { bytes, name } => format!("raw {name} {bytes:?}"),
+        Action::Ws { path, name } => format!("ws {name} {path}"),
+        Action::WsSend { client, text } => format!("ws-send {client} {text:?}"),
+        Action::Disconnect { client } => format!("disconnect {client}"),
         Action::ExpectWhereis { name, target } => {
             format!(
                 "expect-whereis {name} is {}",

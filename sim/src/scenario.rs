@@ -72,6 +72,22 @@ pub enum Action {
         name: String,
         target: Option<String>,
     },
+    /// Opens a connection to the app's HTTP listener as client `name` and
+    /// sends `request` ("GET /users/7") with `body`.
+    Http {
+        request: String,
+        body: String,
+        name: String,
+    },
+    /// Opens a connection to the HTTP listener and writes `bytes` as they
+    /// are (a request cut short, a malformed one).
+    Raw { bytes: String, name: String },
+    /// Opens a WebSocket on the app's WebSocket listener at `path`.
+    Ws { path: String, name: String },
+    /// Sends a text frame from WebSocket client `client`.
+    WsSend { client: String, text: String },
+    /// Drops a client's connection without a word, as a vanishing client.
+    Disconnect { client: String },
 }
 
 /// A scenario file could not be read or understood.
@@ -123,6 +139,13 @@ struct RawStep {
     reason: Option<String>,
     expect_whereis: Option<String>,
     is: Option<String>,
+    http: Option<String>,
+    body: Option<String>,
+    raw: Option<String>,
+    ws: Option<String>,
+    ws_send: Option<String>,
+    text: Option<String>,
+    disconnect: Option<String>,
 }
 
 impl Scenario {
@@ -174,7 +197,22 @@ impl RawStep {
     /// silently ignored, so it is an error.
     fn check_modifiers(&self) -> Result<(), String> {
         let belongs = [
-            ("as", self.name.is_some(), self.spawn.is_some(), "spawn"),
+            (
+                "as",
+                self.name.is_some(),
+                self.spawn.is_some()
+                    || self.http.is_some()
+                    || self.raw.is_some()
+                    || self.ws.is_some(),
+                "spawn, http, raw or ws",
+            ),
+            ("body", self.body.is_some(), self.http.is_some(), "http"),
+            (
+                "text",
+                self.text.is_some(),
+                self.ws_send.is_some(),
+                "ws-send",
+            ),
             ("init", self.init.is_some(), self.spawn.is_some(), "spawn"),
             (
                 "json",
@@ -257,13 +295,42 @@ impl RawStep {
                 target: self.is.clone(),
             });
         }
+        let client = |what: &str| {
+            self.name
+                .clone()
+                .ok_or(format!("{what} needs as = \"<client name>\""))
+        };
+        if let Some(request) = self.http.clone() {
+            let name = client("http")?;
+            let body = self.body.clone().unwrap_or_default();
+            actions.push(Action::Http {
+                request,
+                body,
+                name,
+            });
+        }
+        if let Some(bytes) = self.raw.clone() {
+            let name = client("raw")?;
+            actions.push(Action::Raw { bytes, name });
+        }
+        if let Some(path) = self.ws.clone() {
+            let name = client("ws")?;
+            actions.push(Action::Ws { path, name });
+        }
+        if let Some(client) = self.ws_send {
+            let text = self.text.ok_or("ws-send needs text = '...'")?;
+            actions.push(Action::WsSend { client, text });
+        }
+        if let Some(client) = self.disconnect {
+            actions.push(Action::Disconnect { client });
+        }
         match actions.len() {
             1 => Ok(Step {
                 at_ms,
                 action: actions.remove(0),
             }),
             0 => Err(
-                "no action (spawn, send, kill, restart-node, expect-alive, expect-exited, expect-whereis, expect-received, expect-mailbox-empty, expect-monitoring)".into(),
+                "no action (spawn, send, kill, restart-node, http, raw, ws, ws-send, disconnect, expect-alive, expect-exited, expect-whereis, expect-received, expect-mailbox-empty, expect-monitoring)".into(),
             ),
             _ => Err("more than one action; give each its own [[step]]".into()),
         }
@@ -313,6 +380,35 @@ mod tests {
                     }
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn client_steps_name_their_client() {
+        let head = "description = \"x\"\napp = \"a\"\nseeds = [1]\nrun-ms = 10\n";
+        let parsed = Scenario::parse(&format!(
+            "{head}[[step]]\nat-ms = 0\nhttp = \"POST /v\"\nbody = \"{{}}\"\nas = \"c\"\n\
+             [[step]]\nat-ms = 1\nws-send = \"c\"\ntext = \"hi\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            parsed.steps[0].action,
+            Action::Http {
+                request: "POST /v".into(),
+                body: "{}".into(),
+                name: "c".into()
+            }
+        );
+        let nameless =
+            Scenario::parse(&format!("{head}[[step]]\nat-ms = 0\nws = \"/\"\n")).unwrap_err();
+        assert!(nameless.to_string().contains("ws needs as ="), "{nameless}");
+        let stray = Scenario::parse(&format!(
+            "{head}[[step]]\nat-ms = 0\ndisconnect = \"c\"\ntext = \"x\"\n"
+        ))
+        .unwrap_err();
+        assert!(
+            stray.to_string().contains("text goes with ws-send"),
+            "{stray}"
         );
     }
 

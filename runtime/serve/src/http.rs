@@ -21,7 +21,7 @@ use rusm_rt::net::{TcpListener, TcpStream};
 use rusm_rt::time::Duration;
 
 use crate::timer::RtTimer;
-use crate::{Connections, Slot, header_list};
+use crate::{Connections, Slot, Stopped, header_list};
 
 /// What an HTTP listener serves.
 pub(crate) struct Site {
@@ -31,16 +31,18 @@ pub(crate) struct Site {
     component: Option<String>,
     limits: ServeLimits,
     connections: Connections,
+    stopped: Stopped,
 }
 
 impl Site {
-    pub(crate) fn new(host: &Host, listener: &Listener) -> Arc<Site> {
+    pub(crate) fn new(host: &Host, listener: &Listener, stopped: Stopped) -> Arc<Site> {
         Arc::new(Site {
             host: host.clone(),
             routes: listener.routes.clone(),
             component: listener.component.clone(),
             limits: listener.limits,
             connections: Connections::new(&listener.limits),
+            stopped,
         })
     }
 }
@@ -48,7 +50,7 @@ impl Site {
 pub(crate) async fn accept(socket: TcpListener, site: Arc<Site>) {
     crate::accept_each(socket, |stream| {
         let slot = site.connections.take();
-        rusm_rt::task::spawn(connection(site.clone(), stream, slot));
+        site.stopped.spawn(connection(site.clone(), stream, slot));
     })
     .await
 }

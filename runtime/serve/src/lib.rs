@@ -25,11 +25,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rusm_config::{Listener, ListenerKind, ServeLimits};
 use rusm_host::Host;
 use rusm_rt::net::TcpListener;
-use rusm_rt::task::JoinHandle;
+use rusm_rt::sync::watch;
 
-/// The listeners of a node, accepting until dropped.
+/// The listeners of a node, serving until dropped: then every listener and
+/// every connection closes (a request's process learns its client left).
 pub struct Server {
     bound: Vec<Bound>,
+    /// Dropped with the server, which every task of it waits on.
+    _running: watch::Sender<()>,
 }
 
 /// One listening socket.
@@ -37,7 +40,27 @@ pub struct Bound {
     /// The address it listens on (with the port the OS chose for port 0).
     pub address: SocketAddr,
     pub kind: ListenerKind,
-    accepting: JoinHandle<()>,
+}
+
+/// Resolves when the server is dropped.
+#[derive(Clone)]
+struct Stopped(watch::Receiver<()>);
+
+impl Stopped {
+    async fn wait(mut self) {
+        while self.0.changed().await.is_ok() {}
+    }
+
+    /// Runs `work` as a task that ends when it does or when the server stops.
+    fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
+        let stopped = self.clone();
+        rusm_rt::task::spawn(async move {
+            rusm_rt::select! {
+                () = work => {}
+                () = stopped.wait() => {}
+            }
+        });
+    }
 }
 
 /// A listener could not start.
@@ -58,6 +81,8 @@ impl std::error::Error for ServeError {}
 impl Server {
     /// Binds every listener and starts accepting on each.
     pub async fn start(host: &Host, listeners: &[Listener]) -> Result<Server, ServeError> {
+        let (running, stopped) = watch::channel(());
+        let stopped = Stopped(stopped);
         let mut bound = Vec::with_capacity(listeners.len());
         for listener in listeners {
             let fail = |e: std::io::Error| ServeError {
@@ -66,35 +91,30 @@ impl Server {
             };
             let socket = rusm_rt::net::bind(listener.address).await.map_err(fail)?;
             let address = socket.local_addr().map_err(fail)?;
-            let accepting = match listener.kind {
+            match listener.kind {
                 ListenerKind::Http => {
-                    rusm_rt::task::spawn(http::accept(socket, http::Site::new(host, listener)))
+                    let site = http::Site::new(host, listener, stopped.clone());
+                    stopped.spawn(http::accept(socket, site));
                 }
                 ListenerKind::Ws => {
-                    rusm_rt::task::spawn(ws::accept(socket, ws::Site::new(host, listener)))
+                    let site = ws::Site::new(host, listener, stopped.clone());
+                    stopped.spawn(ws::accept(socket, site));
                 }
-            };
+            }
             bound.push(Bound {
                 address,
                 kind: listener.kind,
-                accepting,
             });
         }
-        Ok(Server { bound })
+        Ok(Server {
+            bound,
+            _running: running,
+        })
     }
 
     /// The listening sockets, in the order of `[[serve]]`.
     pub fn bound(&self) -> &[Bound] {
         &self.bound
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // Connections already accepted finish on their own.
-        for bound in &self.bound {
-            bound.accepting.abort();
-        }
     }
 }
 

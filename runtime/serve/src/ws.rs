@@ -23,7 +23,7 @@ use tokio_tungstenite::tungstenite::handshake::server::{
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 
-use crate::{Connections, Slot, header_list};
+use crate::{Connections, Slot, Stopped, header_list};
 
 /// What a WebSocket listener serves.
 pub(crate) struct Site {
@@ -31,16 +31,18 @@ pub(crate) struct Site {
     component: String,
     limits: ServeLimits,
     connections: Connections,
+    stopped: Stopped,
 }
 
 impl Site {
-    pub(crate) fn new(host: &Host, listener: &Listener) -> Arc<Site> {
+    pub(crate) fn new(host: &Host, listener: &Listener, stopped: Stopped) -> Arc<Site> {
         Arc::new(Site {
             host: host.clone(),
             // The config refuses a ws listener without one.
             component: listener.component.clone().unwrap_or_default(),
             limits: listener.limits,
             connections: Connections::new(&listener.limits),
+            stopped,
         })
     }
 }
@@ -48,7 +50,7 @@ impl Site {
 pub(crate) async fn accept(socket: TcpListener, site: Arc<Site>) {
     crate::accept_each(socket, |stream| {
         let slot = site.connections.take();
-        rusm_rt::task::spawn(connection(site.clone(), stream, slot));
+        site.stopped.spawn(connection(site.clone(), stream, slot));
     })
     .await
 }
@@ -67,7 +69,7 @@ async fn connection(site: Arc<Site>, stream: TcpStream, slot: Option<Slot>) {
     let Some((mut ws, request)) = handshake(&site, stream, slot.is_some()).await else {
         return;
     };
-    let Ok(socket) = site.host.node().attach("ws") else {
+    let Ok(socket) = site.host.node().attach("ws").map(SocketProcess) else {
         let _ = ws
             .close(Some(close(
                 CloseCode::Again,
@@ -97,13 +99,13 @@ async fn connection(site: Arc<Site>, stream: TcpStream, slot: Option<Slot>) {
         Err(_) => End::HandlerEnded(ExitReason::Noproc),
         Ok(()) => converse(&mut ws, &socket, handler, &mut answers).await,
     };
+    // Dropping `socket` ends it with `disconnect`, and the handler with it.
     match ending {
-        End::ClientLeft => end(&socket, ExitReason::Disconnect),
+        End::ClientLeft => {}
         End::TooBig => {
             let _ = ws
                 .close(Some(close(CloseCode::Size, "frame too large")))
                 .await;
-            end(&socket, ExitReason::Disconnect);
         }
         End::HandlerEnded(reason) => {
             let code = if reason.is_normal() {
@@ -232,6 +234,25 @@ fn end(socket: &Process, reason: ExitReason) {
     // Trapping, it would only get its own signal as a message.
     let _ = socket.trap_exit(false);
     let _ = socket.exit(socket.pid(), reason);
+}
+
+/// The socket process of a connection. However the connection's task ends
+/// (the server stopping drops it mid-conversation), its process ends too,
+/// with `disconnect` unless it already ended.
+struct SocketProcess(Process);
+
+impl std::ops::Deref for SocketProcess {
+    type Target = Process;
+
+    fn deref(&self) -> &Process {
+        &self.0
+    }
+}
+
+impl Drop for SocketProcess {
+    fn drop(&mut self) {
+        end(&self.0, ExitReason::Disconnect);
+    }
 }
 
 fn close(code: CloseCode, reason: &str) -> CloseFrame {

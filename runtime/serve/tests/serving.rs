@@ -159,6 +159,8 @@ async fn request(
         .header("host", "localhost")
         .body(Full::new(Bytes::copy_from_slice(body)))
         .unwrap();
+    // A keep-alive connection takes the next request once the last is done.
+    client.ready().await.unwrap();
     client.send_request(request).await.unwrap()
 }
 
