@@ -44,9 +44,8 @@ impl Client {
                 Ok(request) => request,
                 Err(e) => return say.line(format_args!("bad request: {e}")),
             };
-            let stream = match rusm_rt::net::connect(address).await {
-                Ok(stream) => stream,
-                Err(e) => return say.line(format_args!("cannot connect: {e}")),
+            let Some(stream) = say.connect(address).await else {
+                return;
             };
             let Ok((mut sender, connection)) =
                 hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
@@ -100,9 +99,8 @@ impl Client {
         let say = Say::new(recorder, name);
         let bytes = bytes.as_bytes().to_vec();
         let task = rusm_rt::task::spawn(async move {
-            let mut stream = match rusm_rt::net::connect(address).await {
-                Ok(stream) => stream,
-                Err(e) => return say.line(format_args!("cannot connect: {e}")),
+            let Some(mut stream) = say.connect(address).await else {
+                return;
             };
             // A simulated stream sends what it buffered on flush.
             if let Err(e) = async {
@@ -136,9 +134,8 @@ impl Client {
         let url = format!("ws://{address}{path}");
         let (frames, mut outbound) = mpsc::unbounded_channel::<String>();
         let task = rusm_rt::task::spawn(async move {
-            let stream = match rusm_rt::net::connect(address).await {
-                Ok(stream) => stream,
-                Err(e) => return say.line(format_args!("cannot connect: {e}")),
+            let Some(stream) = say.connect(address).await else {
+                return;
             };
             let mut ws = match tokio_tungstenite::client_async(url, stream).await {
                 Ok((ws, _)) => ws,
@@ -212,6 +209,17 @@ impl Say {
         Say {
             recorder: recorder.clone(),
             name: name.to_string(),
+        }
+    }
+
+    /// A connection to `address`, or `None` (and a line saying why).
+    async fn connect(&self, address: SocketAddr) -> Option<rusm_rt::net::TcpStream> {
+        match rusm_rt::net::connect(address).await {
+            Ok(stream) => Some(stream),
+            Err(e) => {
+                self.line(format_args!("cannot connect: {e}"));
+                None
+            }
         }
     }
 

@@ -17,11 +17,11 @@ use hyper_util::rt::TokioIo;
 use rusm_config::{Listener, NotFound, RouteTable, ServeLimits};
 use rusm_core::{Node, Pid};
 use rusm_host::{Answer, Answers, Host, HostError, Request, Session};
-use rusm_rt::net::{TcpListener, TcpStream};
+use rusm_rt::net::TcpStream;
 use rusm_rt::time::Duration;
 
 use crate::timer::RtTimer;
-use crate::{Connections, Slot, Stopped, header_list};
+use crate::{Slot, header_list};
 
 /// What an HTTP listener serves.
 pub(crate) struct Site {
@@ -30,34 +30,22 @@ pub(crate) struct Site {
     /// The component that handles every request when there are no routes.
     component: Option<String>,
     limits: ServeLimits,
-    connections: Connections,
-    stopped: Stopped,
 }
 
 impl Site {
-    pub(crate) fn new(host: &Host, listener: &Listener, stopped: Stopped) -> Arc<Site> {
+    pub(crate) fn new(host: &Host, listener: &Listener) -> Arc<Site> {
         Arc::new(Site {
             host: host.clone(),
             routes: listener.routes.clone(),
             component: listener.component.clone(),
             limits: listener.limits,
-            connections: Connections::new(&listener.limits),
-            stopped,
         })
     }
 }
 
-pub(crate) async fn accept(socket: TcpListener, site: Arc<Site>) {
-    crate::accept_each(socket, |stream| {
-        let slot = site.connections.take();
-        site.stopped.spawn(connection(site.clone(), stream, slot));
-    })
-    .await
-}
-
 /// Serves one connection until the client closes it; a connection over
 /// `max-connections` is answered 503 and closed.
-async fn connection(site: Arc<Site>, stream: TcpStream, slot: Option<Slot>) {
+pub(crate) async fn connection(site: Arc<Site>, stream: TcpStream, slot: Option<Slot>) {
     let io = TokioIo::new(stream);
     let mut builder = http1::Builder::new();
     builder

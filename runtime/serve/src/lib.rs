@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rusm_config::{Listener, ListenerKind, ServeLimits};
 use rusm_host::Host;
-use rusm_rt::net::TcpListener;
+use rusm_rt::net::{TcpListener, TcpStream};
 use rusm_rt::sync::watch;
 
 /// The listeners of a node, serving until dropped: then every listener and
@@ -91,14 +91,16 @@ impl Server {
             };
             let socket = rusm_rt::net::bind(listener.address).await.map_err(fail)?;
             let address = socket.local_addr().map_err(fail)?;
+            let connections = Connections::new(&listener.limits);
+            let each = stopped.clone();
             match listener.kind {
                 ListenerKind::Http => {
-                    let site = http::Site::new(host, listener, stopped.clone());
-                    stopped.spawn(http::accept(socket, site));
+                    let site = http::Site::new(host, listener);
+                    stopped.spawn(accept(socket, connections, each, site, http::connection));
                 }
                 ListenerKind::Ws => {
-                    let site = ws::Site::new(host, listener, stopped.clone());
-                    stopped.spawn(ws::accept(socket, site));
+                    let site = ws::Site::new(host, listener);
+                    stopped.spawn(accept(socket, connections, each, site, ws::connection));
                 }
             }
             bound.push(Bound {
@@ -154,16 +156,27 @@ impl Drop for Slot {
     }
 }
 
-/// Accepts connections until the listener fails for good; a transient
-/// failure (out of file descriptors, a connection reset before accept) is
-/// waited out briefly rather than spun on.
-async fn accept_each<F>(socket: TcpListener, mut each: F)
-where
-    F: FnMut(rusm_rt::net::TcpStream),
+/// Accepts connections until the server stops, each served by
+/// `connection` in a task of its own with its place among the listener's
+/// `max-connections` (none: it is to be refused). A failed accept (out of
+/// file descriptors, a connection reset before accept) is waited out
+/// briefly rather than spun on.
+async fn accept<S, F, Fut>(
+    socket: TcpListener,
+    connections: Connections,
+    stopped: Stopped,
+    site: Arc<S>,
+    connection: F,
+) where
+    F: Fn(Arc<S>, TcpStream, Option<Slot>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
 {
     loop {
         match socket.accept().await {
-            Ok((stream, _)) => each(stream),
+            Ok((stream, _)) => {
+                let slot = connections.take();
+                stopped.spawn(connection(site.clone(), stream, slot));
+            }
             Err(_) => rusm_rt::time::sleep(rusm_rt::time::Duration::from_millis(10)).await,
         }
     }

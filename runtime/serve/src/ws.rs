@@ -13,7 +13,7 @@ use http::StatusCode;
 use rusm_config::{Listener, ServeLimits};
 use rusm_core::{ExitReason, Message, Pid, Process};
 use rusm_host::{Answer, Frame, Host, Request, Session};
-use rusm_rt::net::{TcpListener, TcpStream};
+use rusm_rt::net::TcpStream;
 use rusm_rt::time::Duration;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -23,36 +23,24 @@ use tokio_tungstenite::tungstenite::handshake::server::{
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 
-use crate::{Connections, Slot, Stopped, header_list};
+use crate::{Slot, header_list};
 
 /// What a WebSocket listener serves.
 pub(crate) struct Site {
     host: Host,
     component: String,
     limits: ServeLimits,
-    connections: Connections,
-    stopped: Stopped,
 }
 
 impl Site {
-    pub(crate) fn new(host: &Host, listener: &Listener, stopped: Stopped) -> Arc<Site> {
+    pub(crate) fn new(host: &Host, listener: &Listener) -> Arc<Site> {
         Arc::new(Site {
             host: host.clone(),
             // The config refuses a ws listener without one.
             component: listener.component.clone().unwrap_or_default(),
             limits: listener.limits,
-            connections: Connections::new(&listener.limits),
-            stopped,
         })
     }
-}
-
-pub(crate) async fn accept(socket: TcpListener, site: Arc<Site>) {
-    crate::accept_each(socket, |stream| {
-        let slot = site.connections.take();
-        site.stopped.spawn(connection(site.clone(), stream, slot));
-    })
-    .await
 }
 
 /// How a conversation ended.
@@ -65,7 +53,7 @@ enum End {
     HandlerEnded(ExitReason),
 }
 
-async fn connection(site: Arc<Site>, stream: TcpStream, slot: Option<Slot>) {
+pub(crate) async fn connection(site: Arc<Site>, stream: TcpStream, slot: Option<Slot>) {
     let Some((mut ws, request)) = handshake(&site, stream, slot.is_some()).await else {
         return;
     };

@@ -164,12 +164,7 @@ async fn http_load(address: SocketAddr) -> Figures {
     let mut tasks = Vec::new();
     for _ in 0..CONNECTIONS {
         tasks.push(rusm_rt::task::spawn(async move {
-            let stream = rusm_rt::net::connect(address).await.expect("connect");
-            let (mut sender, connection) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                    .await
-                    .expect("handshake");
-            rusm_rt::task::spawn(connection);
+            let mut sender = http_client(address).await;
             let mut latencies = Vec::with_capacity(REQUESTS / CONNECTIONS);
             for _ in 0..REQUESTS / CONNECTIONS {
                 let request = http::Request::get("/users/7")
@@ -203,6 +198,16 @@ async fn http_load(address: SocketAddr) -> Figures {
         p50_us,
         p99_us,
     }
+}
+
+/// An HTTP/1.1 connection to `address`, driven by a task of its own.
+async fn http_client(address: SocketAddr) -> hyper::client::conn::http1::SendRequest<Empty<Bytes>> {
+    let stream = rusm_rt::net::connect(address).await.expect("connect");
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    rusm_rt::task::spawn(connection);
+    sender
 }
 
 fn percentiles(latencies: &mut [Duration]) -> (f64, f64) {
@@ -255,12 +260,7 @@ async fn sse_events(address: SocketAddr) {
     let mut tasks = Vec::new();
     for _ in 0..SSE_STREAMS {
         tasks.push(rusm_rt::task::spawn(async move {
-            let stream = rusm_rt::net::connect(address).await.expect("connect");
-            let (mut sender, connection) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                    .await
-                    .expect("handshake");
-            rusm_rt::task::spawn(connection);
+            let mut sender = http_client(address).await;
             let request = http::Request::get("/events/bench")
                 .header("host", "bench")
                 .body(Empty::<Bytes>::new())
