@@ -361,3 +361,27 @@ impl wit::Host for ProcState {
         Ok(self.deliver(Answer::Frame(frame)).await)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_guest_answer_is_checked_before_it_goes_out() {
+        let header = |n: &str, v: &str| vec![(n.to_string(), v.to_string())];
+        assert!(head(204, header("x-id", "7")).is_ok());
+        let informational = head(101, Vec::new()).unwrap_err();
+        assert_eq!(informational, "status 101 is not a final status (200-599)");
+        assert!(head(600, Vec::new()).is_err());
+        let name = head(200, header("bad name", "x")).unwrap_err();
+        assert_eq!(name, "\"bad name\" is not a valid header name");
+        let value = head(200, header("x-a", "line\r\nbreak")).unwrap_err();
+        assert_eq!(value, "the value of header x-a is not valid");
+    }
+
+    #[test]
+    fn an_inbound_frame_is_a_tag_byte_and_its_payload() {
+        assert_eq!(Frame::Text("hi".into()).to_message(), b"\0hi");
+        assert_eq!(Frame::Binary(vec![9]).to_message(), [1, 9]);
+    }
+}
