@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use std::net::SocketAddr;
 
-use rusm_config::{AppConfig, Listener, ListenerKind, Runtime};
+use rusm_config::{AppConfig, Listener, ListenerKind, Runtime, Storage};
 use rusm_core::{ExitReason, Message, Pid, Process};
 use rusm_host::{ComponentSource, Host, Resident};
 use rusm_rt::time::Duration;
@@ -59,6 +60,32 @@ struct App {
     residents: Vec<Resident>,
     /// `[[serve]]`: the node serves them, on simulated TCP.
     listeners: Vec<Listener>,
+    /// `[storage]`, whose file each run keeps apart ([`ScratchStore`]).
+    storage: Storage,
+}
+
+/// A kv file for one run alone, removed with it: every run starts from an
+/// empty store whatever earlier runs wrote, and a node restarted during the
+/// run reopens the same file.
+struct ScratchStore(PathBuf);
+
+impl ScratchStore {
+    fn new() -> ScratchStore {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "rusm-sim-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        ScratchStore(dir)
+    }
+}
+
+impl Drop for ScratchStore {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 impl App {
@@ -91,6 +118,7 @@ impl App {
             residents: Resident::from_config(&config),
             listeners: config.serve,
             runtime: config.runtime,
+            storage: config.storage,
         })
     }
 
@@ -116,11 +144,17 @@ impl App {
             .ok_or_else(|| format!("the app has no {kind:?} listener"))
     }
 
-    /// A fresh node running this app, reporting to `recorder`.
-    fn boot(&self, recorder: &Arc<Recorder>) -> Result<Host, String> {
+    /// A fresh node running this app, reporting to `recorder`, its kv
+    /// store in `store`.
+    fn boot(&self, recorder: &Arc<Recorder>, store: &ScratchStore) -> Result<Host, String> {
+        let storage = Storage {
+            path: PathBuf::from("kv.redb"),
+            ..self.storage.clone()
+        };
         Host::builder(self.runtime.clone())
             .observer(recorder.clone())
             .cache_dir(repo().join("target/rusm-cache"))
+            .storage(&store.0, &storage)
             .build(self.components.clone())
             .map_err(|e| e.to_string())
     }
@@ -177,10 +211,12 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Trace, RunError> {
 fn run_once(scenario: &Scenario, seed: u64) -> Result<Trace, RunError> {
     let app = App::load(scenario)?;
     let recorder = Arc::new(Recorder::default());
+    let store = ScratchStore::new();
     // The first node boots outside the simulated world, where compiling (or
     // loading the compiled cache) may use threads.
-    let host = app.boot(&recorder).map_err(RunError::Setup)?;
-    let (failures, trace) = rusm_rt::block_on_seeded(seed, drive(host, &app, scenario, &recorder));
+    let host = app.boot(&recorder, &store).map_err(RunError::Setup)?;
+    let (failures, trace) =
+        rusm_rt::block_on_seeded(seed, drive(host, &app, scenario, &recorder, &store));
     if failures.is_empty() {
         Ok(trace)
     } else {
@@ -205,8 +241,9 @@ pub fn check_determinism(scenario: &Scenario, seed: u64) -> Result<Trace, RunErr
             .clone()
             .expect("set before the check starts");
         let recorder = Arc::new(Recorder::default());
-        let host = app.boot(&recorder).expect("the app booted before");
-        drive(host, &app, &scenario, &recorder).await
+        let store = ScratchStore::new();
+        let host = app.boot(&recorder, &store).expect("the app booted before");
+        drive(host, &app, &scenario, &recorder, &store).await
     });
     if failures.is_empty() {
         Ok(trace)
@@ -229,6 +266,7 @@ async fn drive(
     app: &App,
     scenario: &Scenario,
     recorder: &Arc<Recorder>,
+    store: &ScratchStore,
 ) -> (Vec<String>, Trace) {
     recorder.start();
     let start = rusm_rt::time::now();
@@ -239,6 +277,7 @@ async fn drive(
     let mut driver = Driver {
         app,
         recorder,
+        store,
         me: attach(&host),
         host,
         server,
@@ -266,7 +305,7 @@ async fn drive(
 /// process's future holds the very waker its mailbox would wake it with, so
 /// its instance (and the host's memory pool) would leak with it.
 async fn stop(host: &Host) {
-    host.node().shutdown();
+    host.shutdown();
     // Woken tasks all run before the clock moves on.
     rusm_rt::time::sleep(Duration::from_millis(1)).await;
 }
@@ -286,6 +325,7 @@ const SIM: &str = "sim";
 struct Driver<'a> {
     app: &'a App,
     recorder: &'a Arc<Recorder>,
+    store: &'a ScratchStore,
     host: Host,
     server: Option<Server>,
     clients: BTreeMap<String, Client>,
@@ -358,9 +398,9 @@ impl Driver<'_> {
                 // its listeners close before the new node binds them.
                 self.clients.clear();
                 self.server = None;
-                self.host.node().shutdown();
+                self.host.shutdown();
                 rusm_rt::task::yield_now().await;
-                self.host = self.app.boot(self.recorder)?;
+                self.host = self.app.boot(self.recorder, self.store)?;
                 self.server = self.app.start(&self.host).await?;
                 self.me = attach(&self.host);
                 self.names.clear();

@@ -205,6 +205,7 @@ fn boot(app: &Path, config: &AppConfig, components: Vec<ComponentSource>) -> Res
     let host = Host::builder(config.runtime.clone())
         .observer(Arc::new(LifecycleLog(config.log.level)))
         .cache_dir(app.join(&config.runtime.cache_dir))
+        .storage(app, &config.storage)
         .build(components)
         .map_err(|e| e.to_string())?;
     host.start_residents(Resident::from_config(config))

@@ -24,7 +24,7 @@ fn built() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let target = repo().join("target/guests");
-        for app in ["ping-pong", "faults", "calc", "serve-rs"] {
+        for app in ["ping-pong", "faults", "calc", "serve-rs", "ledger"] {
             let dir = repo().join("examples").join(app);
             let out = rusm(&[
                 "build",
@@ -255,4 +255,66 @@ fn run_explains_that_a_serving_app_has_no_entry() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// The durability promise of kv: a write acknowledged to the client is on
+/// disk. Each round a node writes a storm of entries, acknowledging each on
+/// stdout, and is killed with SIGKILL mid-storm (wherever in a commit that
+/// lands); a fresh node then reads back every entry acknowledged in every
+/// round so far.
+#[test]
+fn acknowledged_kv_writes_survive_sigkill_mid_storm() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    let config = std::fs::read_to_string(built().join("ledger/rusm.toml")).unwrap();
+    let app = deployed("ledger", &config);
+    let mut acknowledged: Option<u64> = None;
+    for kill_after in [1, 17, 64, 150, 333] {
+        let from = acknowledged.map_or(0, |n| n + 1);
+        let init = format!(r#"{{"storm": {{"from": {from}, "count": 1000000000}}}}"#);
+        let mut node = Command::new(env!("CARGO_BIN_EXE_rusm"))
+            .args(["run", app.to_str().unwrap(), "--init", &init])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(node.stdout.take().unwrap());
+        let mut line = String::new();
+        let mut acks = 0;
+        loop {
+            line.clear();
+            if stdout.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            // A line cut short by the kill acknowledges nothing.
+            let Some(n) = line.strip_prefix("ack ").and_then(|n| n.strip_suffix('\n')) else {
+                continue;
+            };
+            let n: u64 = n.parse().unwrap();
+            assert_eq!(n, acknowledged.map_or(0, |a| a + 1), "acks come in order");
+            acknowledged = Some(n);
+            acks += 1;
+            if acks == kill_after {
+                node.kill().unwrap();
+            }
+        }
+        let status = node.wait().unwrap();
+        assert_eq!(
+            status.signal(),
+            Some(9),
+            "the storm was cut by SIGKILL: {status}"
+        );
+        let through = acknowledged.unwrap();
+        let check = format!(r#"{{"check": {{"through": {through}}}}}"#);
+        let out = rusm(&["run", app.to_str().unwrap(), "--init", &check]);
+        assert!(
+            out.status.success(),
+            "after a kill at ack {through}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        assert_eq!(
+            text(&out.stdout),
+            format!("checked {} entries\n", through + 1)
+        );
+    }
 }

@@ -52,6 +52,30 @@ pub struct AppConfig {
     /// `[components.<name>]`: how the node runs a component.
     #[serde(default)]
     pub components: BTreeMap<String, ComponentConfig>,
+    /// `[storage]`: the node's durable kv file.
+    #[serde(default)]
+    pub storage: Storage,
+}
+
+/// `[storage]`: where the kv store lives and what it accepts. The file is
+/// opened only when some component is granted `storage`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Storage {
+    /// The redb file, relative to the app directory (its directory is
+    /// created if missing).
+    pub path: PathBuf,
+    /// The largest value one `set` may store.
+    pub max_value_bytes: usize,
+}
+
+impl Default for Storage {
+    fn default() -> Storage {
+        Storage {
+            path: PathBuf::from(".rusm/kv.redb"),
+            max_value_bytes: 1 << 20,
+        }
+    }
 }
 
 /// `[components.<name>]`.
@@ -190,6 +214,43 @@ pub struct Capabilities {
     pub spawn: bool,
     /// May register and unregister names.
     pub register: bool,
+    /// May use the node's durable kv store.
+    pub storage: bool,
+}
+
+/// One grant of a profile, as the host checks it before an import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Capability {
+    AllowStdio,
+    Spawn,
+    Register,
+    Storage,
+}
+
+impl Capability {
+    /// Every capability, in order.
+    pub const ALL: [Capability; 4] = [
+        Capability::AllowStdio,
+        Capability::Spawn,
+        Capability::Register,
+        Capability::Storage,
+    ];
+
+    /// The key that grants it in `[capabilities.<component>]`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Capability::AllowStdio => "allow-stdio",
+            Capability::Spawn => "spawn",
+            Capability::Register => "register",
+            Capability::Storage => "storage",
+        }
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
 }
 
 impl Capabilities {
@@ -200,7 +261,19 @@ impl Capabilities {
             allow_stdio: true,
             spawn: true,
             register: true,
+            storage: true,
         }
+    }
+
+    /// Whether this profile grants `capability`.
+    pub fn grants(&self, capability: Capability) -> bool {
+        self.trusted
+            || match capability {
+                Capability::AllowStdio => self.allow_stdio,
+                Capability::Spawn => self.spawn,
+                Capability::Register => self.register,
+                Capability::Storage => self.storage,
+            }
     }
 
     /// The profile in force: `trusted` expanded into every grant.
@@ -261,6 +334,14 @@ impl AppConfig {
             .unwrap_or_default()
     }
 
+    /// Whether any component is granted `storage` (the node then opens its
+    /// kv file).
+    pub fn uses_storage(&self) -> bool {
+        self.capabilities
+            .values()
+            .any(|c| c.grants(Capability::Storage))
+    }
+
     /// Checks that every name the config mentions is one of `components`.
     pub fn check_components(&self, components: &[String]) -> Result<(), ConfigError> {
         let known = |name: &str| components.iter().any(|c| c == name);
@@ -313,6 +394,23 @@ mod tests {
         let config =
             AppConfig::parse("[app]\nentry = \"a\"\n[capabilities.a]\ntrusted = true\n").unwrap();
         assert_eq!(config.capabilities("a"), Capabilities::trusted());
+    }
+
+    #[test]
+    fn storage_is_opened_only_for_a_component_granted_it() {
+        let config = AppConfig::parse("[capabilities.a]\nspawn = true\n").unwrap();
+        assert!(!config.uses_storage());
+        assert_eq!(config.storage.path, Path::new(".rusm/kv.redb"));
+        let config = AppConfig::parse(
+            "[storage]\npath = \"data/kv.redb\"\nmax-value-bytes = 10\n[capabilities.a]\nstorage = true\n",
+        )
+        .unwrap();
+        assert!(config.uses_storage());
+        assert_eq!(config.storage.max_value_bytes, 10);
+        assert!(config.capabilities("a").grants(Capability::Storage));
+        assert!(!config.capabilities("a").grants(Capability::Spawn));
+        let trusted = AppConfig::parse("[capabilities.b]\ntrusted = true\n").unwrap();
+        assert!(trusted.uses_storage(), "trusted grants storage too");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! never issued, a message over the size limit). Nothing a guest passes can
 //! panic the host.
 
+use rusm_config::Capability;
 use rusm_core::{ExitReason, Message, OpError, Pid, Ref};
 use rusm_rt::time::Duration;
 
@@ -19,6 +20,7 @@ wasmtime::component::bindgen!({
         "rusm:runtime/process.receive-timeout": async | trappable,
         "rusm:runtime/serving.write": async | trappable,
         "rusm:runtime/serving.send-frame": async | trappable,
+        "rusm:runtime/kv": async,
         default: trappable,
     },
 });
@@ -40,8 +42,8 @@ impl wit::Host for ProcState {
     }
 
     fn spawn(&mut self, component: String, init: Vec<u8>) -> wasmtime::Result<Result<u64, String>> {
-        if !self.capabilities.spawn {
-            return Ok(Err(self.denied("spawn")));
+        if let Err(denied) = self.require(Capability::Spawn) {
+            return Ok(Err(denied));
         }
         let limit = self.process.node().limits().message_bytes;
         if init.len() > limit {
@@ -101,8 +103,8 @@ impl wit::Host for ProcState {
     }
 
     fn register(&mut self, name: String, pid: u64) -> wasmtime::Result<Result<(), String>> {
-        if !self.capabilities.register {
-            return Ok(Err(self.denied("register")));
+        if let Err(denied) = self.require(Capability::Register) {
+            return Ok(Err(denied));
         }
         match self.process.register(&name, Pid::from_raw(pid)) {
             Err(e @ (OpError::InvalidPid(_) | OpError::CallerExited(_))) => {
@@ -113,8 +115,8 @@ impl wit::Host for ProcState {
     }
 
     fn unregister(&mut self, name: String) -> wasmtime::Result<Result<(), String>> {
-        if !self.capabilities.register {
-            return Ok(Err(self.denied("register")));
+        if let Err(denied) = self.require(Capability::Register) {
+            return Ok(Err(denied));
         }
         Ok(self.process.unregister(&name).map_err(|e| e.to_string()))
     }
@@ -168,11 +170,16 @@ impl ProcState {
         }
     }
 
-    fn denied(&self, capability: &str) -> String {
-        format!(
+    /// Refuses a call this process's profile does not allow, saying how
+    /// to grant it.
+    pub(crate) fn require(&self, capability: Capability) -> Result<(), String> {
+        if self.capabilities.grants(capability) {
+            return Ok(());
+        }
+        Err(format!(
             "capability denied: {capability} (grant it in rusm.toml: [capabilities.{}] {capability} = true)",
             self.component
-        )
+        ))
     }
 }
 

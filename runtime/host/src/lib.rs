@@ -25,6 +25,7 @@
 
 mod engine;
 mod imports;
+mod kv;
 mod process;
 mod session;
 mod supervisor;
@@ -38,7 +39,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use rusm_config::{Capabilities, Preemption, Runtime};
+use rusm_config::{Capabilities, Capability, Preemption, Runtime};
 use rusm_core::{Limits, Node, Observer, OpError, Pid, Process, Ref};
 use wasmtime::Engine;
 use wasmtime_wasi::p2::bindings::CommandPre;
@@ -65,6 +66,8 @@ pub enum HostError {
     UnknownComponent { name: String, known: Vec<String> },
     /// The node refused the spawn (its process limit).
     Spawn(OpError),
+    /// The kv store could not be opened.
+    Storage(String),
 }
 
 impl fmt::Display for HostError {
@@ -82,6 +85,7 @@ impl fmt::Display for HostError {
                 )
             }
             HostError::Spawn(e) => write!(f, "{e}"),
+            HostError::Storage(message) => write!(f, "cannot open the kv store: {message}"),
         }
     }
 }
@@ -93,9 +97,22 @@ pub struct HostBuilder {
     settings: Runtime,
     observer: Option<Arc<dyn Observer>>,
     cache_dir: Option<PathBuf>,
+    storage: Option<(PathBuf, rusm_store::Limits)>,
 }
 
 impl HostBuilder {
+    /// Keeps the node's kv store where `[storage]` says, its path relative
+    /// to `app_dir`. The file is opened only if some component is granted
+    /// `storage`: a node that needs no store leaves no file.
+    pub fn storage(mut self, app_dir: &std::path::Path, storage: &rusm_config::Storage) -> Self {
+        let limits = rusm_store::Limits {
+            max_value_bytes: storage.max_value_bytes,
+            ..rusm_store::Limits::default()
+        };
+        self.storage = Some((app_dir.join(&storage.path), limits));
+        self
+    }
+
     /// Reports every change of the node (spawns, exits, ...) to `observer`.
     pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
         self.observer = Some(observer);
@@ -111,6 +128,16 @@ impl HostBuilder {
     /// Compiles `components` and starts the node (and, with epoch
     /// preemption, the thread that ticks the epoch).
     pub fn build(self, components: Vec<ComponentSource>) -> Result<Host, HostError> {
+        let store = match &self.storage {
+            Some((path, limits))
+                if components
+                    .iter()
+                    .any(|c| c.capabilities.grants(Capability::Storage)) =>
+            {
+                Some(Arc::new(open_store(path, *limits)?))
+            }
+            _ => None,
+        };
         let engine = engine::new(&self.settings)?;
         let mut loaded = BTreeMap::new();
         for source in components {
@@ -146,6 +173,7 @@ impl HostBuilder {
                 engine,
                 settings: self.settings,
                 components: loaded,
+                store: std::sync::Mutex::new(store),
                 ticker,
             }),
         })
@@ -163,9 +191,23 @@ pub(crate) struct Shared {
     engine: Engine,
     settings: Runtime,
     components: BTreeMap<String, Loaded>,
+    /// The durable kv store, if a component may use one; closed by
+    /// [`Host::shutdown`].
+    store: std::sync::Mutex<Option<Arc<rusm_store::Store>>>,
     /// Stops with the host.
     #[allow(dead_code, reason = "held for its Drop, which stops the ticker thread")]
     ticker: Option<rusm_rt::thread::Ticker>,
+}
+
+fn open_store(
+    path: &std::path::Path,
+    limits: rusm_store::Limits,
+) -> Result<rusm_store::Store, HostError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| HostError::Storage(format!("{}: {e}", dir.display())))?;
+    }
+    rusm_store::Store::open(path, limits).map_err(|e| HostError::Storage(e.to_string()))
 }
 
 struct Loaded {
@@ -180,12 +222,21 @@ impl Host {
             settings,
             observer: None,
             cache_dir: None,
+            storage: None,
         }
     }
 
     /// The actor core this host runs on.
     pub fn node(&self) -> &Node {
         &self.shared.node
+    }
+
+    /// Stops the node (every process ends, `killed`) and closes its kv
+    /// store, so the file can be opened again (a restarted node in a
+    /// scenario). Processes spawned afterwards find no store.
+    pub fn shutdown(&self) {
+        self.shared.node.shutdown();
+        self.shared.store.lock().expect("store lock").take();
     }
 
     /// The names of the loaded components, in order.

@@ -85,6 +85,26 @@ pub mod task {
     pub async fn yield_now() {
         tokio::task::yield_now().await
     }
+
+    /// Runs `work`, which blocks its thread (a file write and its fsync),
+    /// without stalling the tasks that share the thread: on tokio's pool of
+    /// blocking threads in production. Under simulation it runs in place:
+    /// madsim allows no threads, and a simulated world does not charge a
+    /// disk's time anyway. A panic in `work` resumes here.
+    pub async fn blocking<R: Send + 'static>(work: impl FnOnce() -> R + Send + 'static) -> R {
+        #[cfg(not(madsim))]
+        {
+            match tokio::task::spawn_blocking(work).await {
+                Ok(result) => result,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(e) => panic!("blocking work did not run: {e}"),
+            }
+        }
+        #[cfg(madsim)]
+        {
+            work()
+        }
+    }
 }
 
 /// OS threads, for the one job a task cannot do: ticking while every worker

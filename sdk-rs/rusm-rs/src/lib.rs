@@ -39,6 +39,7 @@ mod bindings {
 use bindings::rusm::runtime::process as host;
 
 pub mod http;
+pub mod kv;
 mod mailbox;
 pub mod service;
 pub mod ws;
