@@ -43,7 +43,15 @@ fn pinned(name: &str) -> String {
 
 #[test]
 fn two_fresh_processes_replay_a_seed_byte_for_byte() {
-    for (scenario, seed) in [("heartbeat", "7"), ("fairness", "11"), ("restart", "3")] {
+    // chat restarts its node with SSE connections open: before `rt::select!`
+    // was always biased, two processes of it parted at the restart in two
+    // runs out of three (tokio's unbiased select draws from the OS).
+    for (scenario, seed) in [
+        ("heartbeat", "7"),
+        ("fairness", "11"),
+        ("restart", "3"),
+        ("chat", "1"),
+    ] {
         let path = format!("scenarios/{scenario}.toml");
         let once = stdout(&rusm_sim(&[&path, "--seed", seed]));
         let again = stdout(&rusm_sim(&[&path, "--seed", seed]));
@@ -65,7 +73,7 @@ fn two_fresh_processes_replay_a_seed_byte_for_byte() {
 
 #[test]
 fn a_fresh_process_prints_the_pinned_trace_for_the_first_seed() {
-    for scenario in ["heartbeat", "links", "monitors"] {
+    for scenario in ["heartbeat", "links", "monitors", "chat"] {
         let out = stdout(&rusm_sim(&[&format!("scenarios/{scenario}.toml")]));
         assert_eq!(out, pinned(scenario), "{scenario}");
     }

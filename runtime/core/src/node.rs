@@ -12,7 +12,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rusm_rt::sync::{Notify, watch};
+use rusm_rt::sync::{Latch, Notify};
 use rusm_rt::time::Duration;
 
 use crate::event::{Event, Observer, Silent, Stdio};
@@ -145,7 +145,7 @@ struct Entry {
     trap_exit: bool,
     name: Option<String>,
     /// Set once, to the exit reason; stops the process's task.
-    exit: watch::Sender<Option<ExitReason>>,
+    exit: Latch<ExitReason>,
 }
 
 impl Node {
@@ -224,7 +224,8 @@ impl Node {
             }
             let pid = Pid::from_raw(txn.table.next_pid);
             txn.table.next_pid += 1;
-            let (exit, exited) = watch::channel(None);
+            let exit = Latch::new();
+            let exited = exit.clone();
             let wake = Arc::new(Notify::new());
             txn.table.procs.insert(
                 pid,
@@ -252,13 +253,12 @@ impl Node {
         };
         let pid = process.pid;
         let node = self.clone();
-        let mut killed = process.exited.clone();
+        let killed = process.exited.clone();
         let body = body(process);
         rusm_rt::task::spawn(async move {
             let reason = rusm_rt::select! {
-                biased;
                 // Already removed from the table by whoever killed it.
-                _ = killed.wait_for(Option::is_some) => return,
+                _ = killed.wait() => return,
                 reason = body => reason,
             };
             let mut txn = node.begin();
@@ -326,7 +326,7 @@ impl Node {
                 label: &entry.label,
                 reason: &ExitReason::Killed,
             });
-            entry.exit.send_replace(Some(ExitReason::Killed));
+            entry.exit.set(ExitReason::Killed);
         }
     }
 
@@ -360,16 +360,8 @@ impl Node {
     /// `join` is called. The exit is watched from the call on, not from the
     /// first poll, so a join started before a kill always sees it.
     pub fn join(&self, pid: Pid) -> impl Future<Output = Option<ExitReason>> + Send + 'static {
-        let exited = self
-            .begin()
-            .table
-            .procs
-            .get(&pid)
-            .map(|e| e.exit.subscribe());
-        async move {
-            let mut exited = exited?;
-            exited.wait_for(Option::is_some).await.ok()?.clone()
-        }
+        let exited = self.begin().table.procs.get(&pid).map(|e| e.exit.clone());
+        async move { Some(exited?.wait().await) }
     }
 
     fn begin(&self) -> Txn<'_> {
@@ -411,7 +403,7 @@ pub struct Process {
     pid: Pid,
     node: Node,
     wake: Arc<Notify>,
-    exited: watch::Receiver<Option<ExitReason>>,
+    exited: Latch<ExitReason>,
 }
 
 impl Process {
@@ -428,19 +420,14 @@ impl Process {
     /// Why this process has ended, once it has: a body may still be running
     /// (until its next await) after an exit signal killed it, and should stop.
     pub fn exit_reason(&self) -> Option<ExitReason> {
-        self.exited.borrow().clone()
+        self.exited.get()
     }
 
     /// Waits until this process has ended and returns why. For code that
     /// drives a process from outside its body (tests, the node's own
     /// processes), which would otherwise wait on a dead mailbox forever.
     pub async fn exited(&self) -> ExitReason {
-        let mut exited = self.exited.clone();
-        match exited.wait_for(Option::is_some).await {
-            Ok(reason) => reason.clone().expect("wait_for returned a set reason"),
-            // The entry (and its sender) is gone only after the reason was set.
-            Err(_) => self.exit_reason().unwrap_or(ExitReason::Killed),
-        }
+        self.exited.wait().await
     }
 
     /// Sends `bytes` to `to`. Never blocks; a message to a process that has
@@ -745,7 +732,7 @@ impl Txn<'_> {
                 // Over a link even `killed` is an ordinary, trappable reason.
                 self.link_signal(pid, linked, reason.clone());
             }
-            entry.exit.send_replace(Some(reason));
+            entry.exit.set(reason);
         }
     }
 

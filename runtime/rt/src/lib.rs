@@ -266,12 +266,101 @@ pub mod io {
 /// Synchronisation primitives. They hold no clock or thread of their own, so
 /// the same types serve tokio and madsim.
 pub mod sync {
-    pub use tokio::sync::{Notify, mpsc, oneshot, watch};
+    use std::sync::{Arc, Mutex};
+
+    pub use tokio::sync::{Notify, mpsc, oneshot};
+
+    /// A value set once, which any number of tasks may wait for. They wake
+    /// in the order they began waiting, which is what the simulator needs:
+    /// tokio's `watch` spreads its waiters over eight queues picked by a
+    /// thread-local random number that comes from the OS, not from the
+    /// world's seed, so the order its waiters woke in (and with it a
+    /// scenario's trace) changed from run to run.
+    pub struct Latch<T> {
+        inner: Arc<LatchInner<T>>,
+    }
+
+    struct LatchInner<T> {
+        value: Mutex<Option<T>>,
+        set: Notify,
+    }
+
+    impl<T> Clone for Latch<T> {
+        fn clone(&self) -> Self {
+            Latch {
+                inner: self.inner.clone(),
+            }
+        }
+    }
+
+    impl<T: Clone> Default for Latch<T> {
+        fn default() -> Self {
+            Latch::new()
+        }
+    }
+
+    impl<T: Clone> Latch<T> {
+        /// A latch not yet set.
+        pub fn new() -> Latch<T> {
+            Latch {
+                inner: Arc::new(LatchInner {
+                    value: Mutex::new(None),
+                    set: Notify::new(),
+                }),
+            }
+        }
+
+        /// Sets the value and wakes every waiter, unless it was set
+        /// already; whether this call set it.
+        pub fn set(&self, value: T) -> bool {
+            {
+                let mut slot = self.inner.value.lock().expect("latch lock");
+                if slot.is_some() {
+                    return false;
+                }
+                *slot = Some(value);
+            }
+            self.inner.set.notify_waiters();
+            true
+        }
+
+        /// The value, if it is set.
+        pub fn get(&self) -> Option<T> {
+            self.inner.value.lock().expect("latch lock").clone()
+        }
+
+        /// Waits until the value is set and returns it.
+        pub async fn wait(&self) -> T {
+            loop {
+                let notified = self.inner.set.notified();
+                let mut notified = std::pin::pin!(notified);
+                // Registered before the check, so a `set` in between
+                // still wakes this waiter.
+                notified.as_mut().enable();
+                if let Some(value) = self.get() {
+                    return value;
+                }
+                notified.await;
+            }
+        }
+    }
 }
 
-/// Waits on several futures at once and runs the branch of the first ready
-/// (tokio's `select!`, which madsim's shim provides too).
-pub use tokio::select;
+#[doc(hidden)]
+pub use tokio as __tokio;
+
+/// Waits on several futures at once and runs the branch of the first one
+/// ready: tokio's `select!` (madsim's shim provides it too), always
+/// `biased`, polling the branches in the order written. Unbiased, tokio
+/// picks the branch to poll first with a thread-local random number that
+/// comes from the OS, not the world's seed, so two runs of one seed could
+/// take different branches when several are ready.
+#[macro_export]
+macro_rules! select {
+    ($($branches:tt)*) => {
+        $crate::__tokio::select! { biased; $($branches)* }
+    };
+}
 
 /// Runs `future` to completion on a fresh runtime: a multi-threaded tokio
 /// runtime in production, a madsim world with seed 0 under simulation.
@@ -335,4 +424,41 @@ fn reseed_thread_rng() {
     ::rand::rng()
         .reseed()
         .expect("madsim serves the OS randomness a reseed asks for");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use crate::sync::Latch;
+
+    #[test]
+    fn a_latch_is_set_once_and_wakes_every_waiter_with_its_value() {
+        crate::block_on(async {
+            let latch = Latch::new();
+            let woken = Arc::new(Mutex::new(Vec::new()));
+            let mut waiters = Vec::new();
+            for n in 0..20 {
+                let (latch, woken) = (latch.clone(), woken.clone());
+                waiters.push(crate::task::spawn(async move {
+                    let value: u32 = latch.wait().await;
+                    woken.lock().unwrap().push((n, value));
+                }));
+                // Each waiter is waiting before the next one starts.
+                crate::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            assert_eq!(latch.get(), None);
+            assert!(latch.set(7));
+            assert!(!latch.set(8), "a latch is set once");
+            for waiter in waiters {
+                waiter.await.unwrap();
+            }
+            assert_eq!(latch.get(), Some(7));
+            let woken = woken.lock().unwrap().clone();
+            assert_eq!(woken.len(), 20);
+            assert!(woken.iter().all(|&(_, value)| value == 7));
+            // A late waiter returns at once.
+            assert_eq!(latch.wait().await, 7);
+        });
+    }
 }

@@ -25,14 +25,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rusm_config::{Listener, ListenerKind, ServeLimits};
 use rusm_host::Host;
 use rusm_rt::net::{TcpListener, TcpStream};
-use rusm_rt::sync::watch;
+use rusm_rt::sync::Latch;
 
 /// The listeners of a node, serving until dropped: then every listener and
 /// every connection closes (a request's process learns its client left).
 pub struct Server {
     bound: Vec<Bound>,
-    /// Dropped with the server, which every task of it waits on.
-    _running: watch::Sender<()>,
+    /// Set when the server is dropped; every task of it waits on it.
+    stop: Latch<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.set(());
+    }
 }
 
 /// One listening socket.
@@ -44,11 +50,11 @@ pub struct Bound {
 
 /// Resolves when the server is dropped.
 #[derive(Clone)]
-struct Stopped(watch::Receiver<()>);
+struct Stopped(Latch<()>);
 
 impl Stopped {
-    async fn wait(mut self) {
-        while self.0.changed().await.is_ok() {}
+    async fn wait(self) {
+        self.0.wait().await
     }
 
     /// Runs `work` as a task that ends when it does or when the server stops.
@@ -56,8 +62,8 @@ impl Stopped {
         let stopped = self.clone();
         rusm_rt::task::spawn(async move {
             rusm_rt::select! {
-                () = work => {}
                 () = stopped.wait() => {}
+                () = work => {}
             }
         });
     }
@@ -81,9 +87,13 @@ impl std::error::Error for ServeError {}
 impl Server {
     /// Binds every listener and starts accepting on each.
     pub async fn start(host: &Host, listeners: &[Listener]) -> Result<Server, ServeError> {
-        let (running, stopped) = watch::channel(());
-        let stopped = Stopped(stopped);
-        let mut bound = Vec::with_capacity(listeners.len());
+        // Built first: if a later listener fails, dropping it stops the
+        // ones already accepting.
+        let mut server = Server {
+            bound: Vec::with_capacity(listeners.len()),
+            stop: Latch::new(),
+        };
+        let stopped = Stopped(server.stop.clone());
         for listener in listeners {
             let fail = |e: std::io::Error| ServeError {
                 address: listener.address,
@@ -103,15 +113,12 @@ impl Server {
                     stopped.spawn(accept(socket, connections, each, site, ws::connection));
                 }
             }
-            bound.push(Bound {
+            server.bound.push(Bound {
                 address,
                 kind: listener.kind,
             });
         }
-        Ok(Server {
-            bound,
-            _running: running,
-        })
+        Ok(server)
     }
 
     /// The listening sockets, in the order of `[[serve]]`.

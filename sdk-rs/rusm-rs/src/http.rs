@@ -6,6 +6,7 @@
 //! [`Sse`]) stream for as long as the client stays.
 
 use crate::bindings::rusm::runtime::serving as host;
+use crate::{ExitReason, Message, Pid};
 
 /// The request being served.
 #[derive(Debug, Clone)]
@@ -141,10 +142,55 @@ impl Sse {
         host::write(&event(None, data))
     }
 
+    /// Sends one event whose data is `value` as JSON (one line).
+    pub fn json<T: serde::Serialize + ?Sized>(&self, value: &T) -> bool {
+        self.data(&crate::encode(value))
+    }
+
     /// Sends one event of type `name` (the client's `addEventListener(name)`).
     pub fn event(&self, name: &str, data: &[u8]) -> bool {
         host::write(&event(Some(name), data))
     }
+
+    /// Live-tails `publisher`: each data message it sends this process
+    /// goes to the client as one event (the message's bytes its data),
+    /// until the client leaves or the publisher ends. Subscribe first (to
+    /// the [`crate::pubsub::Topics`] the publisher holds): this is the SSE
+    /// half of pub/sub. Messages from anyone else are dropped.
+    ///
+    /// The process waits for messages meanwhile, so a client that leaves
+    /// during a quiet spell ends it at once with `disconnect`; the
+    /// publisher's monitor then prunes it. Returning is for the other
+    /// endings: the client found gone by a write, or the publisher ended
+    /// (the stream closes, and an `EventSource` reconnects).
+    pub fn run(&self, publisher: Pid) -> Tail {
+        let monitor = crate::monitor(publisher);
+        loop {
+            let client_there = match crate::receive() {
+                Message::Data { from, bytes } if from == publisher => self.data(&bytes),
+                Message::Down {
+                    monitor: ended,
+                    reason,
+                    ..
+                } if ended == monitor => return Tail::PublisherEnded(reason),
+                _ => true,
+            };
+            if !client_there {
+                crate::demonitor(monitor);
+                return Tail::ClientLeft;
+            }
+        }
+    }
+}
+
+/// How [`Sse::run`] ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tail {
+    /// A write found the client gone (the process ends with `disconnect`
+    /// when it returns).
+    ClientLeft,
+    /// The publisher ended, with this reason.
+    PublisherEnded(ExitReason),
 }
 
 /// One event in the `text/event-stream` format.

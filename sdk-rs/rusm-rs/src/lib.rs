@@ -41,6 +41,7 @@ use bindings::rusm::runtime::process as host;
 pub mod http;
 pub mod kv;
 mod mailbox;
+pub mod pubsub;
 pub mod service;
 pub mod ws;
 

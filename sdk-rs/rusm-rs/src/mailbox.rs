@@ -7,25 +7,32 @@
 //! that timed out) are recognised and dropped, so they never surface later.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use rusm_wire::envelope::Envelope;
 
-use crate::{Message, host, message};
+use crate::{Message, Pid, Ref, host, message};
 
 thread_local! {
     static STASH: RefCell<VecDeque<Message>> = const { RefCell::new(VecDeque::new()) };
     /// The ids of the calls this process is waiting on, innermost last (a
     /// callback run during a call may make calls of its own).
     static IN_FLIGHT: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    /// Monitors whose `down` a library takes for itself (a
+    /// [`crate::pubsub::Topics`] pruning a subscriber): the process's own
+    /// code never receives them.
+    static WATCHED: RefCell<BTreeMap<Ref, OnDown>> = const { RefCell::new(BTreeMap::new()) };
 }
+
+/// What a watcher does with the pid whose `down` it took.
+type OnDown = Box<dyn FnOnce(Pid)>;
 
 /// The next message: the oldest stashed one, else the host's.
 pub(crate) fn receive() -> Message {
     loop {
         let message = unstash().unwrap_or_else(|| message(host::receive()));
-        if !is_stale(&message) {
+        if !taken(&message) {
             return message;
         }
     }
@@ -39,7 +46,7 @@ pub(crate) fn receive_timeout(timeout_ms: u64) -> Option<Message> {
             Some(message) => message,
             None => message(host::receive_timeout(remaining_ms(deadline))?),
         };
-        if !is_stale(&message) {
+        if !taken(&message) {
             return Some(message);
         }
     }
@@ -67,10 +74,39 @@ pub(crate) fn receive_matching(
         if wanted(&message) {
             return Some(message);
         }
-        if !is_stale(&message) {
+        if !taken(&message) {
             STASH.with_borrow_mut(|stash| stash.push_back(message));
         }
     }
+}
+
+/// Hands the `down` of `monitor` to `on_down` (with the pid that ended)
+/// instead of to the process's code.
+pub(crate) fn watch(monitor: Ref, on_down: impl FnOnce(Pid) + 'static) {
+    WATCHED.with_borrow_mut(|watched| watched.insert(monitor, Box::new(on_down)));
+}
+
+/// Stops watching `monitor` (demonitor it too: a `down` that arrives
+/// anyway goes to the process's code).
+pub(crate) fn unwatch(monitor: Ref) {
+    WATCHED.with_borrow_mut(|watched| watched.remove(&monitor));
+}
+
+/// Whether this library takes `message` for itself: a stale answer is
+/// dropped, a watched `down` goes to its watcher.
+fn taken(message: &Message) -> bool {
+    if let Message::Down { monitor, pid, .. } = message {
+        // Removed before it runs: the watcher may watch or unwatch others.
+        let on_down = WATCHED.with_borrow_mut(|watched| watched.remove(monitor));
+        return match on_down {
+            Some(on_down) => {
+                on_down(*pid);
+                true
+            }
+            None => false,
+        };
+    }
+    is_stale(message)
 }
 
 /// Forgets a stashed `down` of `monitor` (the host removes one still in the

@@ -31,6 +31,18 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
 thread_local! {
     /// The last call id this process issued (ids count from 1).
     static LAST_ID: Cell<u64> = const { Cell::new(0) };
+    /// Who sent the call or cast [`serve`] is handling.
+    static CALLER: Cell<Option<Pid>> = const { Cell::new(None) };
+}
+
+/// The process whose call or cast this service is handling (Erlang's
+/// `From`): a method that subscribes its caller, say, asks here rather than
+/// trusting a pid in its arguments. Panics outside a method run by
+/// [`serve`].
+pub fn caller() -> Pid {
+    CALLER
+        .get()
+        .expect("service::caller() is asked by a method while serve() runs it")
 }
 
 /// Whether `id` is one of this process's call ids.
@@ -363,7 +375,9 @@ pub fn serve<S: Service>(mut service: S) -> ! {
             // Not a request: nobody reliable to answer (docs/wire.md).
             _ => continue,
         };
+        CALLER.set(Some(from));
         service.handle(&request);
+        CALLER.set(None);
         request.finish();
     }
 }
