@@ -24,6 +24,7 @@
 //! ```
 
 mod engine;
+pub mod gate;
 mod imports;
 mod kv;
 mod process;

@@ -186,18 +186,6 @@ fn each_kind_of_misbehaviour_ends_only_its_process_with_the_right_reason() {
                 }),
             ),
             (
-                r#""spawn-denied""#,
-                Box::new(
-                    |r| matches!(r, ExitReason::Custom(m) if m.starts_with("capability denied: spawn (grant it in rusm.toml: [capabilities.faulty] spawn = true)")),
-                ),
-            ),
-            (
-                r#""register-denied""#,
-                Box::new(
-                    |r| matches!(r, ExitReason::Custom(m) if m.starts_with("capability denied: register")),
-                ),
-            ),
-            (
                 r#"42"#,
                 Box::new(
                     |r| matches!(r, ExitReason::Trap(m) if m.contains("init payload \"42\" does not decode")),

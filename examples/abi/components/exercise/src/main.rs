@@ -2,6 +2,7 @@
 //! Erlang's edge cases checked from the inside. Ends normally only if every
 //! check holds.
 
+use rusm_rs::pubsub::Topics;
 use rusm_rs::{
     ExitReason, Message, Pid, demonitor, exit, link, monitor, receive, receive_timeout, register,
     self_pid, send, send_bytes, spawn_with, trap_exit, unlink, unregister, whereis,
@@ -120,5 +121,35 @@ fn checks() {
     exit(loner, ExitReason::Custom("alone".into()));
     assert_eq!(receive_timeout(QUIET_MS), None);
 
+    topics();
+
     println!("exercise: every check held");
+}
+
+/// `pubsub::Topics`: fan-out to a topic's subscribers, unsubscribing, and
+/// pruning through monitors whose `down`s never reach this code.
+fn topics() {
+    let mut topics = Topics::new();
+    let (a, b, c) = (child(), child(), child());
+    assert!(topics.subscribe("news", a));
+    assert!(!topics.subscribe("news", a), "once per topic");
+    assert!(topics.subscribe("news", b));
+    assert!(topics.subscribe("sport", b));
+    assert!(topics.subscribe("news", c));
+    assert!(topics.unsubscribe("news", c));
+    assert!(!topics.unsubscribe("news", c));
+    assert_eq!(topics.subscribers("news"), [a, b]);
+    assert_eq!(topics.topics(), ["news", "sport"]);
+
+    // A child ends normally on any message: the publish ends a and b, and
+    // their downs are taken by the Topics, which prunes them.
+    assert_eq!(topics.publish("news", "hello"), 2);
+    assert_eq!(receive_timeout(QUIET_MS), None, "no down surfaces");
+    assert_eq!(topics.subscribers("news"), []);
+    assert_eq!(topics.topics(), Vec::<String>::new(), "b left sport too");
+
+    // c unsubscribed from its only topic: it is no longer monitored.
+    send(c, "bye");
+    assert_eq!(receive_timeout(QUIET_MS), None);
+    assert_eq!(topics.publish("news", "anyone?"), 0);
 }

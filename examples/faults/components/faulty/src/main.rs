@@ -4,7 +4,7 @@
 
 use std::hint::black_box;
 
-use rusm_rs::{ExitReason, Message, Pid, exit, receive, self_pid, send, send_bytes};
+use rusm_rs::{Message, Pid, receive, self_pid, send, send_bytes};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -29,10 +29,6 @@ enum Behaviour {
     BigSend { bytes: usize },
     /// Sends to a pid that was never issued.
     BadPid,
-    /// Tries to spawn without the capability; exits with the error it got.
-    SpawnDenied,
-    /// Tries to register without the capability; exits with the error it got.
-    RegisterDenied,
     /// Echoes one message, then traps mid-conversation.
     EchoThenTrap,
     /// Sleeps `ms` with the standard library (a WASI clock timer, not a
@@ -70,14 +66,6 @@ fn main(behaviour: Behaviour) {
         }
         Behaviour::BigSend { bytes } => send_bytes(self_pid(), &vec![0u8; bytes]),
         Behaviour::BadPid => send_bytes(Pid::from_raw(u64::MAX), b"hello?"),
-        Behaviour::SpawnDenied => {
-            let err = rusm_rs::spawn("faulty", b"\"normal\"").expect_err("spawn must be denied");
-            exit(self_pid(), ExitReason::Custom(err.to_string()));
-        }
-        Behaviour::RegisterDenied => {
-            let err = rusm_rs::register("faulty", self_pid()).expect_err("register must be denied");
-            exit(self_pid(), ExitReason::Custom(err.to_string()));
-        }
         Behaviour::Sleep { to, ms } => {
             let start = std::time::Instant::now();
             std::thread::sleep(std::time::Duration::from_millis(ms));
