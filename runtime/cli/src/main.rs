@@ -7,14 +7,13 @@
 //! rusm sim scenarios/heartbeat.toml --seed 7   # replay a scenario (simulation build)
 //! ```
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use rusm_config::{AppConfig, ListenerKind, LogLevel};
-use rusm_core::{Event, ExitReason, Message, Observer, Stdio};
+use rusm_core::Message;
 use rusm_host::{ComponentSource, Host, Resident};
 
 #[derive(Parser)]
@@ -202,8 +201,9 @@ fn components(app: &Path, config: &AppConfig) -> Result<Vec<ComponentSource>, St
 /// Compiles the components, boots the node with the lifecycle log, and
 /// starts the resident components.
 fn boot(app: &Path, config: &AppConfig, components: Vec<ComponentSource>) -> Result<Host, String> {
+    show_lifecycle_log(config.log.level);
     let host = Host::builder(config.runtime.clone())
-        .observer(Arc::new(LifecycleLog(config.log.level)))
+        .observer(Arc::new(rusm_host::LifecycleLog))
         .cache_dir(app.join(&config.runtime.cache_dir))
         .storage(app, &config.storage)
         .build(components)
@@ -244,35 +244,43 @@ fn built_components(app: &Path) -> Result<Vec<(String, PathBuf)>, String> {
     Ok(built)
 }
 
-/// The platform's lifecycle log on stderr, each line tagged `rusm` so it is
-/// easy to tell from the apps' own output, which passes through untouched
-/// (guests allowed stdio write to the node's stdout and stderr).
-struct LifecycleLog(LogLevel);
+/// Shows the lifecycle log (`tracing` events of target `rusm`, up to `[log]
+/// level`) on stderr, one line each: `rusm <event>`, so it is easy to tell
+/// from the apps' own output.
+fn show_lifecycle_log(level: LogLevel) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let level = match level {
+        LogLevel::Off => LevelFilter::OFF,
+        LogLevel::Error => LevelFilter::ERROR,
+        LogLevel::Warn => LevelFilter::WARN,
+        LogLevel::Info => LevelFilter::INFO,
+        LogLevel::Debug => LevelFilter::DEBUG,
+    };
+    let lines = tracing_subscriber::fmt::layer()
+        .event_format(Tagged)
+        .with_writer(std::io::stderr)
+        .with_filter(Targets::new().with_target(rusm_host::LifecycleLog::TARGET, level));
+    // Only fails if a subscriber is already set, and then that one logs.
+    let _ = tracing_subscriber::registry().with(lines).try_init();
+}
 
-impl Observer for LifecycleLog {
-    fn event(&self, event: Event<'_>) {
-        if let Event::Output { stream, bytes, .. } = event {
-            // Nowhere to report a closed terminal to; the guest goes on.
-            let _ = match stream {
-                Stdio::Stdout => std::io::stdout().lock().write_all(bytes),
-                Stdio::Stderr => std::io::stderr().lock().write_all(bytes),
-            };
-            return;
-        }
-        let level = match event {
-            Event::GaveUp { .. } => LogLevel::Error,
-            // A client leaving is routine for a serving process.
-            Event::Exited { reason, .. }
-                if !reason.is_normal() && *reason != ExitReason::Disconnect =>
-            {
-                LogLevel::Warn
-            }
-            Event::Restarted { .. } => LogLevel::Warn,
-            Event::Spawned { .. } | Event::Exited { .. } => LogLevel::Info,
-            _ => LogLevel::Debug,
-        };
-        if level <= self.0 {
-            eprintln!("rusm {event}");
-        }
+/// `rusm <message>`.
+struct Tagged;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for Tagged
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        write!(writer, "{} ", event.metadata().target())?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
     }
 }

@@ -48,10 +48,14 @@ fn built() -> &'static Path {
 /// and `wasm/` are needed to run an app.
 fn deployed(app: &str, config: &str) -> PathBuf {
     let from = built().join(app);
+    use std::hash::{Hash, Hasher};
+    // Tests run in parallel: each config gets a directory of its own.
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    config.hash(&mut hasher);
     let dir = std::env::temp_dir().join(format!(
-        "rusm-cli-{app}-{}-{}",
+        "rusm-cli-{app}-{}-{:x}",
         std::process::id(),
-        config.len()
+        hasher.finish()
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("wasm")).unwrap();
@@ -132,6 +136,30 @@ fn log_level_warn_shows_only_abnormal_exits() {
         text(&out.stderr),
         "rusm exit faulty#2 trap: wasm `unreachable` instruction executed\n"
     );
+    std::fs::remove_dir_all(app).unwrap();
+}
+
+#[test]
+fn log_level_debug_adds_the_node_s_other_events_and_off_silences_it() {
+    let config = |level: &str| {
+        format!(
+            "[app]\nentry = \"ping\"\ninit = '{{\"rounds\": 1}}'\n[capabilities.ping]\nspawn = true\n[log]\nlevel = \"{level}\"\n"
+        )
+    };
+    let app = deployed("ping-pong", &config("debug"));
+    let out = rusm(&["run", app.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.lines().any(|l| l == "rusm spawn ping#2"), "{stderr}");
+    assert!(
+        stderr.lines().any(|l| l.starts_with("rusm monitor 2 on 3")),
+        "debug shows monitors: {stderr}"
+    );
+    std::fs::remove_dir_all(app).unwrap();
+    let app = deployed("ping-pong", &config("off"));
+    let out = rusm(&["run", app.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stderr), "", "off: no lifecycle log");
     std::fs::remove_dir_all(app).unwrap();
 }
 

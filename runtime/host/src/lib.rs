@@ -27,11 +27,13 @@ mod engine;
 pub mod gate;
 mod imports;
 mod kv;
+mod log;
 mod process;
 mod session;
 mod supervisor;
 mod wasi;
 
+pub use log::LifecycleLog;
 pub use session::{Answer, Answers, Frame, Request, Session};
 pub use supervisor::Resident;
 
