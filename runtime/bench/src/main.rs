@@ -22,6 +22,9 @@ fn main() {
         component_spawn_exit(&host, 5_000).await;
         guest_round_trips(&host, 50_000).await;
         service_calls(&host, 20_000).await;
+        kv_read_modify_writes(&host, 1, 2_000).await;
+        kv_read_modify_writes(&host, 16, 250).await;
+        pubsub_fan_out(&host, 1_000, 200).await;
     });
 }
 
@@ -102,11 +105,11 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// A host with the ping-pong, faults and calc components, built for the
-/// occasion.
+/// A host with the components of the apps the benchmarks use, built for
+/// the occasion, its kv store in a fresh file.
 fn host() -> Host {
     let mut components = Vec::new();
-    for app in ["ping-pong", "faults", "calc"] {
+    for app in ["ping-pong", "faults", "calc", "ledger", "fanout"] {
         let dir = repo().join("examples").join(app);
         let built =
             rusm_build::build_app(&dir, Some(&repo().join("target/guests"))).expect("guest build");
@@ -122,11 +125,15 @@ fn host() -> Host {
         }));
     }
     let settings = Runtime {
-        max_processes: 2 * BATCH,
+        max_processes: 2 * BATCH + 16,
         ..Runtime::default()
     };
+    // A real file on this machine's disk: every write is an fsync.
+    let store = std::env::temp_dir().join(format!("rusm-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&store);
     Host::builder(settings)
         .cache_dir(repo().join("target/rusm-cache"))
+        .storage(&store, &rusm_config::Storage::default())
         .build(components)
         .expect("host")
 }
@@ -211,5 +218,67 @@ async fn service_calls(host: &Host, calls: u32) {
     println!(
         "wasm host    service call (guest->guest) {:>6.0} /s   p50 {p50_us} us  p99 {p99_us} us   ({calls} calls of calc.add)",
         calls as f64 / (total_us as f64 / 1e6)
+    );
+}
+
+/// Durable read-modify-write: `writers` ledger processes each increment a
+/// counter of their own `times` times (a kv get, then a set that returns
+/// once it is on disk).
+async fn kv_read_modify_writes(host: &Host, writers: u32, times: u64) {
+    let me = bench_process(host);
+    let start = time::now();
+    for writer in 0..writers {
+        let init = format!(
+            r#"{{"increment": {{"key": "bench-{writers}-{writer}", "times": {times}, "report": {}}}}}"#,
+            me.pid()
+        );
+        host.spawn("ledger", init.into_bytes())
+            .expect("spawn a writer");
+    }
+    for _ in 0..writers {
+        let Message::Data { bytes, .. } = me.receive().await else {
+            panic!("a writer reports its final count");
+        };
+        assert_eq!(
+            bytes,
+            times.to_string().into_bytes(),
+            "every increment counted"
+        );
+    }
+    let elapsed = time::now() - start;
+    let total = writers as usize * times as usize;
+    println!(
+        "kv           read-modify-write {:>10.0} /s   ({writers} writer(s) x {times}, each write durable)",
+        per_second(total, elapsed)
+    );
+}
+
+/// Pub/sub fan-out: a broker guest publishes `messages` messages to one
+/// topic of a `Topics` with `subscribers` subscriber processes; timed from
+/// the moment all are subscribed until every subscriber has every message.
+async fn pubsub_fan_out(host: &Host, subscribers: u32, messages: u32) {
+    let me = bench_process(host);
+    let init = format!(
+        r#"{{"broker": {{"subscribers": {subscribers}, "messages": {messages}, "report": {}}}}}"#,
+        me.pid()
+    );
+    host.spawn("fanout", init.into_bytes())
+        .expect("spawn the broker");
+    let mut start = None;
+    let mut done = 0;
+    while done < subscribers {
+        if let Message::Data { bytes, .. } = me.receive().await {
+            match bytes.as_slice() {
+                b"\"subscribed\"" => start = Some(time::now()),
+                b"\"done\"" => done += 1,
+                other => panic!("unexpected report {:?}", String::from_utf8_lossy(other)),
+            }
+        }
+    }
+    let elapsed = time::now() - start.expect("subscribed before any is done");
+    let delivered = subscribers as usize * messages as usize;
+    println!(
+        "pubsub       fan-out            {:>10.0} /s   ({messages} messages to {subscribers} subscribers, guest to guests)",
+        per_second(delivered, elapsed)
     );
 }

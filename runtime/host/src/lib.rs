@@ -137,7 +137,7 @@ impl HostBuilder {
                     .iter()
                     .any(|c| c.capabilities.grants(Capability::Storage)) =>
             {
-                Some(Arc::new(open_store(path, *limits)?))
+                Some(Arc::new(kv::Kv::new(open_store(path, *limits)?)))
             }
             _ => None,
         };
@@ -196,7 +196,7 @@ pub(crate) struct Shared {
     components: BTreeMap<String, Loaded>,
     /// The durable kv store, if a component may use one; closed by
     /// [`Host::shutdown`].
-    store: std::sync::Mutex<Option<Arc<rusm_store::Store>>>,
+    store: std::sync::Mutex<Option<Arc<kv::Kv>>>,
     /// Stops with the host.
     #[allow(dead_code, reason = "held for its Drop, which stops the ticker thread")]
     ticker: Option<rusm_rt::thread::Ticker>,

@@ -110,34 +110,71 @@ impl Store {
 
     /// Sets `key` in `bucket` to `value`, durably.
     pub fn set(&self, bucket: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        let entry = self.entry(bucket, key)?;
-        if value.len() > self.limits.max_value_bytes {
-            return Err(StoreError::Invalid(format!(
-                "a value of {} bytes exceeds the limit of {} bytes",
-                value.len(),
-                self.limits.max_value_bytes
-            )));
-        }
-        let txn = self.db.begin_write().map_err(io)?;
-        txn.open_table(ENTRIES)
-            .map_err(io)?
-            .insert(entry.as_str(), value)
-            .map_err(io)?;
-        txn.commit().map_err(io)
+        let write = Write::Set {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            value: value.to_vec(),
+        };
+        self.apply(&[write]).map(drop)
     }
 
     /// Removes `key` from `bucket`, durably; whether it was there.
     pub fn delete(&self, bucket: &str, key: &str) -> Result<bool, StoreError> {
-        let entry = self.entry(bucket, key)?;
+        let write = Write::Delete {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+        };
+        Ok(self.apply(&[write])?[0])
+    }
+
+    /// Refuses a write `apply` would refuse for its names or size.
+    pub fn check(&self, write: &Write) -> Result<(), StoreError> {
+        match write {
+            Write::Set { bucket, key, value } => {
+                self.entry(bucket, key)?;
+                if value.len() > self.limits.max_value_bytes {
+                    return Err(StoreError::Invalid(format!(
+                        "a value of {} bytes exceeds the limit of {} bytes",
+                        value.len(),
+                        self.limits.max_value_bytes
+                    )));
+                }
+            }
+            Write::Delete { bucket, key } => {
+                self.entry(bucket, key)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies `writes` in order in one transaction, durable when it
+    /// returns: one commit (one fsync) for the lot, which is how many
+    /// writers' writes share a disk flush. For each write, whether its key
+    /// was set before. All or nothing: a refused write refuses the batch.
+    pub fn apply(&self, writes: &[Write]) -> Result<Vec<bool>, StoreError> {
+        for write in writes {
+            self.check(write)?;
+        }
         let txn = self.db.begin_write().map_err(io)?;
-        let removed = txn
-            .open_table(ENTRIES)
-            .map_err(io)?
-            .remove(entry.as_str())
-            .map_err(io)?
-            .is_some();
+        let mut existed = Vec::with_capacity(writes.len());
+        {
+            let mut table = txn.open_table(ENTRIES).map_err(io)?;
+            for write in writes {
+                let before = match write {
+                    Write::Set { bucket, key, value } => table
+                        .insert(entry_key(bucket, key).as_str(), value.as_slice())
+                        .map_err(io)?
+                        .is_some(),
+                    Write::Delete { bucket, key } => table
+                        .remove(entry_key(bucket, key).as_str())
+                        .map_err(io)?
+                        .is_some(),
+                };
+                existed.push(before);
+            }
+        }
         txn.commit().map_err(io)?;
-        Ok(removed)
+        Ok(existed)
     }
 
     /// The keys of `bucket` that start with `prefix`, in order, at most
@@ -183,8 +220,26 @@ impl Store {
                 "the key {key:?} holds a control character"
             )));
         }
-        Ok(format!("{bucket}\0{key}"))
+        Ok(entry_key(bucket, key))
     }
+}
+
+/// A write [`Store::apply`] makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    Set {
+        bucket: String,
+        key: String,
+        value: Vec<u8>,
+    },
+    Delete {
+        bucket: String,
+        key: String,
+    },
+}
+
+fn entry_key(bucket: &str, key: &str) -> String {
+    format!("{bucket}\0{key}")
 }
 
 /// A bucket name: 1 to 64 of `a-z 0-9 _ - .`.

@@ -112,3 +112,39 @@ fn a_file_that_is_not_a_store_is_an_io_error() {
         Ok(_) => panic!("a garbage file opened as a store"),
     }
 }
+
+#[test]
+fn a_batch_is_applied_in_order_and_a_refused_write_refuses_it_all() {
+    let scratch = Scratch::new("batch");
+    let store = Store::open(&scratch.file(), Limits::default()).unwrap();
+    let set = |key: &str, value: &[u8]| Write::Set {
+        bucket: "b".into(),
+        key: key.into(),
+        value: value.to_vec(),
+    };
+    let delete = |key: &str| Write::Delete {
+        bucket: "b".into(),
+        key: key.into(),
+    };
+    let existed = store
+        .apply(&[
+            set("k", b"1"),
+            set("k", b"2"),
+            delete("k"),
+            delete("k"),
+            set("j", b"3"),
+        ])
+        .unwrap();
+    assert_eq!(existed, [false, true, true, false, false]);
+    assert_eq!(store.get("b", "k").unwrap(), None);
+    assert_eq!(store.get("b", "j").unwrap().as_deref(), Some(&b"3"[..]));
+    let refused = store.apply(&[set("x", b"1"), set("", b"2")]);
+    assert!(
+        matches!(refused, Err(StoreError::Invalid(_))),
+        "{refused:?}"
+    );
+    assert!(
+        !store.exists("b", "x").unwrap(),
+        "nothing of a refused batch is written"
+    );
+}
