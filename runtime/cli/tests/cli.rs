@@ -24,7 +24,7 @@ fn built() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let target = repo().join("target/guests");
-        for app in ["ping-pong", "faults", "calc", "serve-rs", "ledger"] {
+        for app in ["ping-pong", "faults", "calc", "serve-rs", "ledger", "chat"] {
             let dir = repo().join("examples").join(app);
             let out = rusm(&[
                 "build",
@@ -230,15 +230,10 @@ fn the_calc_example_makes_every_kind_of_service_call() {
     }
 }
 
-/// `rusm serve` on the serving example, its ports chosen by the OS.
-#[test]
-fn serve_answers_http_until_stopped() {
+/// `rusm serve` on `app`, started; the node and the address of its first
+/// HTTP listener. The caller kills the node.
+fn serving(app: &Path) -> (std::process::Child, std::net::SocketAddr) {
     use std::io::{BufRead, BufReader};
-    let config = std::fs::read_to_string(built().join("serve-rs/rusm.toml"))
-        .unwrap()
-        .replace("127.0.0.1:8080", "127.0.0.1:0")
-        .replace("127.0.0.1:8081", "127.0.0.1:0");
-    let app = deployed("serve-rs", &config);
     let mut child = Command::new(env!("CARGO_BIN_EXE_rusm"))
         .args(["serve", app.to_str().unwrap()])
         .stderr(std::process::Stdio::piped())
@@ -256,21 +251,80 @@ fn serve_answers_http_until_stopped() {
             break address.parse().unwrap();
         }
     };
-    let answer = rusm_rt::block_on(async move {
-        use rusm_rt::io::{AsyncReadExt, AsyncWriteExt};
-        let mut stream = rusm_rt::net::connect(address).await.unwrap();
-        stream
-            .write_all(b"GET /users/7 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-            .await
-            .unwrap();
-        let mut answer = Vec::new();
-        stream.read_to_end(&mut answer).await.unwrap();
-        text(&answer)
-    });
-    child.kill().unwrap();
-    child.wait().unwrap();
+    (child, address)
+}
+
+/// Sends `request` (a whole HTTP/1.1 request that asks to close) and reads
+/// the answer to its end, or as much as arrives in `wait_ms` for a stream.
+async fn exchange(address: std::net::SocketAddr, request: String, wait_ms: u64) -> String {
+    use rusm_rt::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = rusm_rt::net::connect(address).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let read = stream.read_to_end(&mut answer);
+    let _ = rusm_rt::time::timeout(rusm_rt::time::Duration::from_millis(wait_ms), read).await;
+    text(&answer)
+}
+
+/// `rusm serve` on the serving example, its ports chosen by the OS.
+#[test]
+fn serve_answers_http_until_stopped() {
+    let config = std::fs::read_to_string(built().join("serve-rs/rusm.toml"))
+        .unwrap()
+        .replace("127.0.0.1:8080", "127.0.0.1:0")
+        .replace("127.0.0.1:8081", "127.0.0.1:0");
+    let app = deployed("serve-rs", &config);
+    let (mut node, address) = serving(&app);
+    let request = "GET /users/7 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
+    let answer = rusm_rt::block_on(exchange(address, request.to_string(), 10_000));
+    node.kill().unwrap();
+    node.wait().unwrap();
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
     assert!(answer.ends_with("\r\n\r\nuser 7\n"), "{answer}");
+}
+
+/// The chat example on real sockets: a post reaches a live tail, and after
+/// the node is killed with SIGKILL and served again the post is still
+/// there.
+#[test]
+fn chat_posts_reach_tails_and_survive_a_killed_node() {
+    let config = std::fs::read_to_string(built().join("chat/rusm.toml"))
+        .unwrap()
+        .replace("127.0.0.1:8090", "127.0.0.1:0");
+    let app = deployed("chat", &config);
+    let post = |address, body: &str| {
+        let request = format!(
+            "POST /rooms/lobby HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        exchange(address, request, 10_000)
+    };
+    let (mut node, address) = serving(&app);
+    let (answer, tailed) = rusm_rt::block_on(async {
+        let request = "GET /rooms/lobby/events HTTP/1.1\r\nhost: x\r\n\r\n";
+        let tail = rusm_rt::task::spawn(exchange(address, request.to_string(), 1_500));
+        rusm_rt::time::sleep(rusm_rt::time::Duration::from_millis(500)).await;
+        let answer = post(address, r#"{"author": "ann", "text": "hi"}"#).await;
+        (answer, tail.await.unwrap())
+    });
+    assert!(answer.starts_with("HTTP/1.1 201 Created"), "{answer}");
+    assert!(
+        tailed.contains("data: {\"seq\":1,\"author\":\"ann\",\"text\":\"hi\"}\n\n"),
+        "{tailed}"
+    );
+    node.kill().unwrap();
+    node.wait().unwrap();
+
+    let (mut node, address) = serving(&app);
+    let request = "GET /rooms/lobby HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
+    let history = rusm_rt::block_on(exchange(address, request.to_string(), 10_000));
+    node.kill().unwrap();
+    node.wait().unwrap();
+    assert!(
+        history.ends_with(r#"[{"seq":1,"author":"ann","text":"hi"}]"#),
+        "{history}"
+    );
+    std::fs::remove_dir_all(app).unwrap();
 }
 
 #[test]
