@@ -60,10 +60,25 @@ impl Kv {
 
     /// Commits batches until none waits.
     async fn commit(self: Arc<Self>) {
+        // Should a panic in the store unwind this task, the next write
+        // starts a committer again rather than queueing behind a dead one.
+        struct Unwinding<'a>(&'a Kv);
+        impl Drop for Unwinding<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking()
+                    && let Ok(mut queue) = self.0.queue.lock()
+                {
+                    queue.committing = false;
+                }
+            }
+        }
+        let _unwinding = Unwinding(&self);
         loop {
             let batch = {
                 let mut queue = self.queue.lock().expect("kv queue lock");
                 if queue.waiting.is_empty() {
+                    // Under the lock: a write queued after this check
+                    // finds no committer and starts one.
                     queue.committing = false;
                     return;
                 }

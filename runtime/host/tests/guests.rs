@@ -359,16 +359,19 @@ fn compiled_components_are_cached_on_disk_by_content() {
 fn concurrent_kv_writers_share_commits_and_lose_no_write() {
     let store = std::env::temp_dir().join(format!("rusm-guests-kv-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&store);
-    rusm_rt::block_on(async {
-        let host = Host::builder(settings())
+    let ledger = || {
+        Host::builder(settings())
             .storage(&store, &rusm_config::Storage::default())
             .build(components("ledger", |_| Capabilities {
                 storage: true,
                 ..Capabilities::default()
             }))
-            .unwrap();
+            .unwrap()
+    };
+    // `writers` processes each increment counter `w<n>` `times` times; each
+    // reports its last count.
+    async fn increments(host: &Host, writers: u32, times: u64) -> Vec<Vec<u8>> {
         let me = host.node().attach("test").unwrap();
-        let (writers, times) = (12, 40);
         for writer in 0..writers {
             let init = format!(
                 r#"{{"increment": {{"key": "w{writer}", "times": {times}, "report": {}}}}}"#,
@@ -376,31 +379,23 @@ fn concurrent_kv_writers_share_commits_and_lose_no_write() {
             );
             host.spawn("ledger", init.into_bytes()).unwrap();
         }
+        let mut reports = Vec::new();
         for _ in 0..writers {
             match next(&me).await {
-                Message::Data { bytes, .. } => assert_eq!(bytes, times.to_string().into_bytes()),
+                Message::Data { bytes, .. } => reports.push(bytes),
                 other => panic!("a writer reports its count, not {other:?}"),
             }
         }
+        reports
+    }
+    rusm_rt::block_on(async {
+        let host = ledger();
+        let reports = increments(&host, 12, 40).await;
+        assert!(reports.iter().all(|r| r == b"40"), "{reports:?}");
         // Every write is on disk: a fresh node on the same file reads them.
         host.shutdown();
-        let host = Host::builder(settings())
-            .storage(&store, &rusm_config::Storage::default())
-            .build(components("ledger", |_| Capabilities {
-                storage: true,
-                ..Capabilities::default()
-            }))
-            .unwrap();
-        let me = host.node().attach("test").unwrap();
-        let init = format!(
-            r#"{{"increment": {{"key": "w0", "times": 1, "report": {}}}}}"#,
-            me.pid()
-        );
-        host.spawn("ledger", init.into_bytes()).unwrap();
-        match next(&me).await {
-            Message::Data { bytes, .. } => assert_eq!(bytes, (times + 1).to_string().into_bytes()),
-            other => panic!("the writer reports its count, not {other:?}"),
-        }
+        let host = ledger();
+        assert_eq!(increments(&host, 1, 1).await, [b"41"]);
     });
     let _ = std::fs::remove_dir_all(&store);
 }
