@@ -4,3 +4,9 @@
 set -euo pipefail
 rustup target add wasm32-wasip2
 rustup component add clippy rustfmt
+# The TypeScript runner compiles QuickJS (C) for wasm32 with Debian's clang
+# and wasi-libc: no WASI SDK download (see runner/README.md).
+if ! command -v clang-19 >/dev/null || ! command -v llvm-ar-19 >/dev/null || [ ! -d /usr/include/wasm32-wasi ]; then
+    apt-get update -qq
+    apt-get install -y -qq clang-19 lld-19 llvm-19 wasi-libc libclang-rt-19-dev-wasm32
+fi

@@ -10,7 +10,7 @@ step "format"
 cargo fmt --all -- --check
 # The guests live outside the host workspace: rustfmt them directly. The
 # concept page's own examples are kept verbatim, formatting included.
-rustfmt --edition 2024 --check $(git ls-files 'sdk-rs/rusm-rs/*.rs' 'examples/*.rs' \
+rustfmt --edition 2024 --check $(git ls-files 'sdk-rs/rusm-rs/*.rs' 'runner/*.rs' 'examples/*.rs' \
     ':!examples/serve-rs/components/api/src/main.rs' ':!examples/serve-rs/components/echo/src/main.rs')
 
 step "clippy (host workspace)"
@@ -21,6 +21,12 @@ for app in sdk-rs/rusm-rs/ examples/*/; do
     cargo clippy --manifest-path "$app/Cargo.toml" --target wasm32-wasip2 \
         --target-dir target/guests -- -D warnings
 done
+
+# The runner compiles QuickJS with Debian's clang (as rusm_build::build_runner does).
+RQUICKJS_SYS_NO_WASI_SDK=1 CC_wasm32_wasip2=clang-19 AR_wasm32_wasip2=llvm-ar-19 \
+    CFLAGS_wasm32_wasip2="--target=wasm32-wasip1 -isystem /usr/include/wasm32-wasi -Os" \
+    cargo clippy --manifest-path runner/Cargo.toml --release --target wasm32-wasip2 \
+    --target-dir target/runner -- -D warnings
 
 step "under simulation (madsim): the actor core's tests, every scenario replayed twice per seed over a 100-seed sweep, and rusm sim across processes"
 # Its own target dir: a different RUSTFLAGS would otherwise rebuild the

@@ -113,6 +113,7 @@ impl App {
                     capabilities: config.capabilities(&b.name),
                     name: b.name,
                     wasm: b.wasm,
+                    script: None,
                 })
                 .collect(),
             residents: Resident::from_config(&config),

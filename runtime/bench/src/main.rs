@@ -122,6 +122,7 @@ fn host() -> Host {
             },
             name: b.name,
             wasm: b.wasm,
+            script: None,
         }));
     }
     let settings = Runtime {

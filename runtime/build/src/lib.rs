@@ -124,6 +124,54 @@ fn build_component(
     })
 }
 
+/// The runner's sources: `runner/` in this repository.
+fn runner_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../runner")
+}
+
+/// Builds the shared TypeScript runner (QuickJS for `wasm32-wasip2`) and
+/// returns its `.wasm`. QuickJS is C: it is compiled with Debian's
+/// clang-19 against wasi-libc (`ci/setup.sh` installs them), not with a
+/// WASI SDK download.
+pub fn build_runner(target_dir: &Path) -> Result<PathBuf, BuildError> {
+    let manifest = runner_dir().join("Cargo.toml");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            GUEST_TARGET,
+            "--manifest-path",
+        ])
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env("RQUICKJS_SYS_NO_WASI_SDK", "1")
+        .env("CC_wasm32_wasip2", "clang-19")
+        .env("AR_wasm32_wasip2", "llvm-ar-19")
+        .env(
+            "CFLAGS_wasm32_wasip2",
+            "--target=wasm32-wasip1 -isystem /usr/include/wasm32-wasi -Os",
+        )
+        .status()
+        .map_err(|e| BuildError(format!("the runner: cannot run cargo: {e}")))?;
+    if !status.success() {
+        return Err(BuildError(format!(
+            "the runner: cargo build failed ({status}); are clang-19 and wasi-libc installed? (bash ci/setup.sh)"
+        )));
+    }
+    Ok(target_dir
+        .join(GUEST_TARGET)
+        .join("release")
+        .join("rusm-runner.wasm"))
+}
+
 fn package_name(manifest: &Path) -> Result<String, BuildError> {
     #[derive(serde::Deserialize)]
     struct Manifest {

@@ -194,6 +194,7 @@ fn components(app: &Path, config: &AppConfig) -> Result<Vec<ComponentSource>, St
             capabilities: config.capabilities(&name),
             name,
             wasm,
+            script: None,
         })
         .collect())
 }

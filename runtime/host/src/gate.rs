@@ -51,6 +51,7 @@ pub const IMPORTS: &[(&str, Gate)] = &[
     ("kv.delete", Gate::Capability(Capability::Storage)),
     ("kv.exists", Gate::Capability(Capability::Storage)),
     ("kv.list", Gate::Capability(Capability::Storage)),
+    ("script.source", Gate::Open),
     ("stdio", Gate::Capability(Capability::AllowStdio)),
     ("filesystem", Gate::Never),
     ("sockets", Gate::Never),

@@ -16,6 +16,7 @@
 //!         name: "ping".into(),
 //!         wasm: "examples/ping-pong/wasm/ping.wasm".into(),
 //!         capabilities: Capabilities::trusted(),
+//!         script: None,
 //!     }];
 //!     let host = Host::builder(Runtime::default()).build(components).unwrap();
 //!     let pid = host.spawn("ping", br#"{"rounds": 3}"#.to_vec()).unwrap();
@@ -29,6 +30,7 @@ mod imports;
 mod kv;
 mod log;
 mod process;
+mod script;
 mod session;
 mod supervisor;
 mod wasi;
@@ -56,6 +58,18 @@ pub struct ComponentSource {
     pub name: String,
     pub wasm: PathBuf,
     pub capabilities: Capabilities,
+    /// For a script component (TypeScript): `wasm` is the shared runner
+    /// and this is the program it runs.
+    pub script: Option<Script>,
+}
+
+/// The program of a script component, handed to the runner through the
+/// `script.source` import.
+#[derive(Debug, Clone)]
+pub struct Script {
+    /// Bytecode the runner wrote, rather than JavaScript source.
+    pub bytecode: bool,
+    pub code: Arc<[u8]>,
 }
 
 /// Loading a component or spawning a process failed.
@@ -143,13 +157,23 @@ impl HostBuilder {
         };
         let engine = engine::new(&self.settings)?;
         let mut loaded = BTreeMap::new();
+        // Every script component runs the same runner: compiled once.
+        let mut compiled: BTreeMap<PathBuf, CommandPre<ProcState>> = BTreeMap::new();
         for source in components {
-            let pre = engine::load(&engine, &source, self.cache_dir.as_deref())?;
+            let pre = match compiled.get(&source.wasm) {
+                Some(pre) => pre.clone(),
+                None => {
+                    let pre = engine::load(&engine, &source, self.cache_dir.as_deref())?;
+                    compiled.insert(source.wasm.clone(), pre.clone());
+                    pre
+                }
+            };
             loaded.insert(
                 source.name,
                 Loaded {
                     pre,
                     capabilities: Arc::new(source.capabilities),
+                    script: source.script,
                 },
             );
         }
@@ -216,6 +240,7 @@ fn open_store(
 struct Loaded {
     pre: CommandPre<ProcState>,
     capabilities: Arc<Capabilities>,
+    script: Option<Script>,
 }
 
 impl Host {

@@ -28,6 +28,8 @@ pub(crate) struct ProcState {
     pub(crate) started: rusm_rt::time::Instant,
     /// What it serves, if the node spawned it for a client.
     pub(crate) session: Option<SessionState>,
+    /// The program it runs, if it is a script component's runner.
+    pub(crate) script: Option<crate::Script>,
     /// The reason this process ends with, when the host decided it (a
     /// `fail`, a refused call, an exit signal noticed during a call).
     pub(crate) exit: Option<ExitReason>,
@@ -61,6 +63,7 @@ pub(crate) fn spawn(
             })?;
     let pre = loaded.pre.clone();
     let capabilities = loaded.capabilities.clone();
+    let script = loaded.script.clone();
     let component: Arc<str> = Arc::from(name.as_str());
     let owner = shared.clone();
     let body = move |process| async move {
@@ -76,6 +79,7 @@ pub(crate) fn spawn(
             component,
             init,
             session: session.map(SessionState::new),
+            script,
             exit: None,
         };
         run(pre, state).await

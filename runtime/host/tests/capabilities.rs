@@ -103,6 +103,7 @@ fn every_import_behaves_as_its_gate_says_under_every_profile() {
                 .map(|(name, capabilities)| ComponentSource {
                     name: name.clone(),
                     wasm: wasm.clone(),
+                    script: None,
                     capabilities: capabilities.clone(),
                 })
                 .collect(),

@@ -37,6 +37,7 @@ fn components(app: &str, capabilities: impl Fn(&str) -> Capabilities) -> Vec<Com
         .into_iter()
         .map(|name| ComponentSource {
             wasm: dir.join("wasm").join(format!("{name}.wasm")),
+            script: None,
             capabilities: capabilities(&name),
             name,
         })

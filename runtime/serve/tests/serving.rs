@@ -40,6 +40,7 @@ fn components(config: &AppConfig) -> Vec<ComponentSource> {
             capabilities: config.capabilities(&b.name),
             name: b.name.clone(),
             wasm: b.wasm.clone(),
+            script: None,
         })
         .collect()
 }

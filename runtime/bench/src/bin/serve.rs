@@ -97,6 +97,7 @@ async fn serve_rs() -> (Host, Server) {
             },
             name: b.name,
             wasm: b.wasm,
+            script: None,
         })
         .collect();
     let host = Host::builder(config.runtime.clone())

@@ -12,7 +12,7 @@ mod bindings {
     });
 }
 
-use bindings::rusm::runtime::{kv, process, serving};
+use bindings::rusm::runtime::{kv, process, script, serving};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -70,6 +70,7 @@ fn call(import: &str, peer: u64) -> Result<(), String> {
         "kv.delete" => drop(kv::delete("probe", "key")?),
         "kv.exists" => drop(kv::exists("probe", "key")?),
         "kv.list" => drop(kv::list("probe", "", 10)?),
+        "script.source" => drop(script::source()),
         "stdio" => println!("probe"),
         "filesystem" => drop(std::fs::read_dir("/").map_err(|e| e.to_string())?),
         "sockets" => drop(std::net::TcpStream::connect("127.0.0.1:80").map_err(|e| e.to_string())?),
