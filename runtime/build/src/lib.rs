@@ -79,25 +79,7 @@ fn build_component(
 ) -> Result<Built, BuildError> {
     let manifest = app_dir.join("components").join(name).join("Cargo.toml");
     let package = package_name(&manifest)?;
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            GUEST_TARGET,
-            "--manifest-path",
-        ])
-        .arg(&manifest)
-        .arg("--target-dir")
-        .arg(target_dir)
-        // Flags meant for the host build (e.g. `--cfg madsim` while the
-        // simulator's tests run) must not leak into the guest build.
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_RUSTFLAGS")
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET")
+    let status = guest_build(&manifest, target_dir)
         .status()
         .map_err(|e| BuildError(format!("component {name}: cannot run cargo: {e}")))?;
     if !status.success() {
@@ -124,6 +106,32 @@ fn build_component(
     })
 }
 
+/// `cargo build --release` of the guest crate at `manifest` for
+/// [`GUEST_TARGET`] into `target_dir`.
+fn guest_build(manifest: &Path, target_dir: &Path) -> Command {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .args([
+            "build",
+            "--release",
+            "--target",
+            GUEST_TARGET,
+            "--manifest-path",
+        ])
+        .arg(manifest)
+        .arg("--target-dir")
+        .arg(target_dir)
+        // Flags meant for the host build (e.g. `--cfg madsim` while the
+        // simulator's tests run) must not leak into the guest build.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET");
+    command
+}
+
 /// The runner's sources: `runner/` in this repository.
 fn runner_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../runner")
@@ -134,24 +142,7 @@ fn runner_dir() -> PathBuf {
 /// clang-19 against wasi-libc (`ci/setup.sh` installs them), not with a
 /// WASI SDK download.
 pub fn build_runner(target_dir: &Path) -> Result<PathBuf, BuildError> {
-    let manifest = runner_dir().join("Cargo.toml");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            GUEST_TARGET,
-            "--manifest-path",
-        ])
-        .arg(&manifest)
-        .arg("--target-dir")
-        .arg(target_dir)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_RUSTFLAGS")
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET")
+    let status = guest_build(&runner_dir().join("Cargo.toml"), target_dir)
         .env("RQUICKJS_SYS_NO_WASI_SDK", "1")
         .env("CC_wasm32_wasip2", "clang-19")
         .env("AR_wasm32_wasip2", "llvm-ar-19")
