@@ -4,6 +4,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ci/setup.sh
 
+# A fresh clone builds everything once: incremental caches would only double
+# the target dirs on a disk other jobs share (a CI run once died of ENOSPC).
+export CARGO_INCREMENTAL=0
+
 step() { printf '\n== %s\n' "$*"; }
 
 step "format"
