@@ -1,8 +1,14 @@
 //! The runner: one component that runs any script component's program as
 //! a rusm process. It asks the host for the program (`script.source`),
-//! evaluates it as an ES module and runs its default export; the process
-//! API reaches JavaScript as the `__rusm` global, which the `rusm-ts`
-//! package wraps.
+//! evaluates it as an ES module and runs its default export to the end,
+//! driving QuickJS's job queue and its own event loop (`prelude.js`) in
+//! between: when no job is left it waits in the host for the next
+//! message or deadline. The process API reaches JavaScript as the `__rusm`
+//! global (`natives.rs`), which the `rusm-ts` package wraps.
+//!
+//! Asked to compile instead (`rusm build`), it hands the program's bytecode
+//! back with `script.compiled`, behind a header naming the engine that
+//! wrote it; it loads only bytecode whose header names its own engine.
 //!
 //! An uncaught exception ends the process with `trap(<message and stack>)`.
 
@@ -12,26 +18,45 @@ mod bindings {
         path: "../runtime/host/wit",
     });
 }
+mod natives;
 
 use bindings::rusm::runtime::{process, script};
-use rquickjs::{
-    BigInt, CatchResultExt, CaughtError, Context, Ctx, Function, Module, Object, Promise, Runtime,
-    Value,
-};
+use rquickjs::module::WriteOptions;
+use rquickjs::promise::PromiseState;
+use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Module, Runtime, Value};
+
+/// The first line of every bytecode file the runner writes.
+const MAGIC: &[u8] = b"rusm-qjsbc 1\n";
+
+/// What wrote a bytecode file: QuickJS's bytecode changes between engine
+/// versions, and reading foreign bytecode is undefined behaviour, so the
+/// second line must match exactly. (`build.rs` reads the version from
+/// Cargo.lock.)
+const ENGINE: &str = concat!("quickjs-ng via rquickjs-sys ", env!("RQUICKJS_SYS_VERSION"));
+
+/// Evaluated before every program: the event loop, timers and `console`.
+const PRELUDE: &str = include_str!("prelude.js");
 
 fn main() {
     let Some(program) = script::source() else {
-        process::fail("the runner runs script components; this process has no script");
-        return;
+        fail("the runner runs script components; this process has no script");
     };
     let runtime = Runtime::new().unwrap_or_else(|e| fail(&format!("cannot start QuickJS: {e}")));
     let context =
         Context::full(&runtime).unwrap_or_else(|e| fail(&format!("cannot start QuickJS: {e}")));
     context.with(|ctx| {
-        if let Err(e) = install(&ctx) {
+        if let Err(e) = natives::install(&ctx) {
             fail(&format!("cannot install the process API: {e}"));
         }
-        if let Err(e) = run(&ctx, &program) {
+        if let Err(e) = ctx.eval::<(), _>(PRELUDE).catch(&ctx) {
+            fail(&format!("the runner's prelude: {}", describe(e.into())));
+        }
+        let outcome = if program.compile {
+            compile(&ctx, &program)
+        } else {
+            run(&ctx, &program)
+        };
+        if let Err(e) = outcome {
             fail(&describe(e));
         }
     });
@@ -39,121 +64,111 @@ fn main() {
 
 /// Evaluates the program and runs its default export to the end (its
 /// promise settled, if it returns one).
-fn run<'js>(ctx: &Ctx<'js>, program: &script::Program) -> Result<(), CaughtError<'js>> {
+fn run<'js>(ctx: &Ctx<'js>, program: &script::Program) -> Result<(), Failure<'js>> {
     let module = if program.bytecode {
-        // The bytecode was written by this runner (`rusm build`).
-        unsafe { Module::load(ctx.clone(), &program.code) }.catch(ctx)?
+        let code = our_bytecode(&program.name, &program.code)?;
+        // SAFETY: the header says this runner's engine wrote it, and `code`
+        // (borrowed from `program`) outlives the context.
+        unsafe { Module::load(ctx.clone(), code) }.catch(ctx)?
     } else {
         Module::declare(ctx.clone(), program.name.as_str(), program.code.clone()).catch(ctx)?
     };
     let (module, evaluated) = module.eval().catch(ctx)?;
-    evaluated.finish::<()>().catch(ctx)?;
+    settle(ctx, evaluated.into_value())?;
     let main: Value = module.get("default").catch(ctx)?;
     let Some(main) = main.as_function() else {
         return Ok(());
     };
     let returned: Value = main.call(()).catch(ctx)?;
-    if let Some(promise) = returned.as_promise() {
-        let promise: Promise = promise.clone();
-        promise.finish::<()>().catch(ctx)?;
-    }
-    Ok(())
+    settle(ctx, returned)
 }
 
-/// `__rusm` (the process API) and `console`.
-fn install(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
-    let rusm = Object::new(ctx.clone())?;
-    rusm.set("self", Function::new(ctx.clone(), self_pid)?)?;
-    rusm.set(
-        "send",
-        Function::new(ctx.clone(), |to: BigInt<'_>, data: String| {
-            process::send(pid(&to)?, data.as_bytes());
-            Ok::<_, rquickjs::Error>(())
-        })?,
-    )?;
-    rusm.set("receive", Function::new(ctx.clone(), receive)?)?;
-    ctx.globals().set("__rusm", rusm)?;
-    let console = Object::new(ctx.clone())?;
-    console.set(
-        "log",
-        Function::new(ctx.clone(), |line: rquickjs::function::Rest<Value<'_>>| {
-            println!("{}", join(&line.0));
-        })?,
-    )?;
-    ctx.globals().set("console", console)?;
-    Ok(())
+/// Compiles the program and hands its bytecode, behind the header, to the
+/// host. Nothing of it runs.
+fn compile<'js>(ctx: &Ctx<'js>, program: &script::Program) -> Result<(), Failure<'js>> {
+    let module =
+        Module::declare(ctx.clone(), program.name.as_str(), program.code.clone()).catch(ctx)?;
+    let code = module.write(WriteOptions::default()).catch(ctx)?;
+    let mut bytecode = Vec::with_capacity(MAGIC.len() + ENGINE.len() + 1 + code.len());
+    bytecode.extend_from_slice(MAGIC);
+    bytecode.extend_from_slice(ENGINE.as_bytes());
+    bytecode.push(b'\n');
+    bytecode.extend_from_slice(&code);
+    script::compiled(&bytecode).map_err(Failure::Runner)
 }
 
-fn self_pid<'js>(ctx: Ctx<'js>) -> rquickjs::Result<BigInt<'js>> {
-    BigInt::from_u64(ctx, process::self_pid())
-}
-
-/// The next message, or null once `timeout_ms` pass (no timeout: wait).
-fn receive<'js>(
-    ctx: Ctx<'js>,
-    timeout_ms: rquickjs::function::Opt<f64>,
-) -> rquickjs::Result<Value<'js>> {
-    let message = match timeout_ms.0 {
-        Some(ms) if ms.is_finite() && ms >= 0.0 => process::receive_timeout(ms as u64),
-        _ => Some(process::receive()),
-    };
-    message_to_js(&ctx, message)
-}
-
-fn pid(value: &BigInt<'_>) -> rquickjs::Result<u64> {
-    value
-        .clone()
-        .to_i64()
-        .ok()
-        .and_then(|n| u64::try_from(n).ok())
-        .ok_or_else(|| rquickjs::Error::new_from_js("bigint", "pid"))
-}
-
-/// A message as `{from, data}` (data messages) or `{down: {pid, reason}}`,
-/// or null when a timed receive found none.
-fn message_to_js<'js>(
-    ctx: &Ctx<'js>,
-    message: Option<process::Message>,
-) -> rquickjs::Result<Value<'js>> {
-    let Some(message) = message else {
-        return Ok(Value::new_null(ctx.clone()));
-    };
-    let object = Object::new(ctx.clone())?;
-    match message {
-        process::Message::Data(data) => {
-            object.set("from", BigInt::from_u64(ctx.clone(), data.from)?)?;
-            object.set("data", String::from_utf8_lossy(&data.bytes).into_owned())?;
-        }
-        process::Message::Down(down) => {
-            object.set("down", BigInt::from_u64(ctx.clone(), down.pid)?)?;
-        }
-        process::Message::Exit(exit) => {
-            object.set("exit", BigInt::from_u64(ctx.clone(), exit.from)?)?;
-        }
-    }
-    Ok(object.into_value())
-}
-
-/// `console.log`'s arguments as one line: strings as they are, the rest
-/// through their JavaScript `String()`.
-fn join(values: &[Value<'_>]) -> String {
-    values
+/// The QuickJS bytecode behind the header, if this runner's engine wrote
+/// it; otherwise an error that says what did.
+fn our_bytecode<'a, 'js>(name: &str, file: &'a [u8]) -> Result<&'a [u8], Failure<'js>> {
+    let refuse =
+        |why: String| Failure::Runner(format!("{name}.qjsbc {why}; rebuild it with `rusm build`"));
+    let rest = file
+        .strip_prefix(MAGIC)
+        .ok_or_else(|| refuse("is not rusm bytecode (no rusm-qjsbc header)".into()))?;
+    let end = rest
         .iter()
-        .map(|v| match v.as_string() {
-            Some(s) => s.to_string().unwrap_or_default(),
-            None => v
-                .ctx()
-                .globals()
-                .get::<_, Function>("String")
-                .and_then(|f| f.call::<_, String>((v.clone(),)))
-                .unwrap_or_else(|_| "?".into()),
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+        .position(|&b| b == b'\n')
+        .ok_or_else(|| refuse("has a broken header".into()))?;
+    let (engine, code) = (&rest[..end], &rest[end + 1..]);
+    if engine != ENGINE.as_bytes() {
+        return Err(refuse(format!(
+            "was compiled by {}, and this runner is {ENGINE}",
+            String::from_utf8_lossy(engine)
+        )));
+    }
+    Ok(code)
 }
 
-/// An uncaught exception as the text of the process's trap.
-fn describe(error: CaughtError<'_>) -> String {
+/// Drives the job queue and the event loop until `value` settles (a
+/// promise; anything else is settled already).
+fn settle<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Result<(), Failure<'js>> {
+    let Some(promise) = value.into_promise() else {
+        return Ok(());
+    };
+    let step: Function = ctx
+        .globals()
+        .get::<_, rquickjs::Object>("__rusm")
+        .and_then(|rusm| rusm.get("step"))
+        .catch(ctx)?;
+    loop {
+        while ctx.execute_pending_job() {}
+        match promise.state() {
+            PromiseState::Resolved => return Ok(()),
+            PromiseState::Rejected => {
+                let rejected = promise.result::<Value>().transpose();
+                return Ok(rejected.map(drop).catch(ctx)?);
+            }
+            PromiseState::Pending => {}
+        }
+        let more: bool = step.call(()).catch(ctx)?;
+        if !more {
+            return Err(Failure::Runner(
+                "the program waits on a promise that nothing can settle (no receive or timer is pending)".into(),
+            ));
+        }
+    }
+}
+
+/// Why a program could not go on.
+enum Failure<'js> {
+    /// JavaScript threw (or a conversion failed).
+    Js(CaughtError<'js>),
+    /// The runner refused: foreign bytecode, a promise that cannot settle.
+    Runner(String),
+}
+
+impl<'js> From<CaughtError<'js>> for Failure<'js> {
+    fn from(error: CaughtError<'js>) -> Self {
+        Failure::Js(error)
+    }
+}
+
+/// A failure as the text of the process's trap.
+fn describe(failure: Failure<'_>) -> String {
+    let error = match failure {
+        Failure::Runner(message) => return message,
+        Failure::Js(error) => error,
+    };
     match error {
         CaughtError::Exception(e) => {
             let message = e.message().unwrap_or_default();
@@ -162,7 +177,15 @@ fn describe(error: CaughtError<'_>) -> String {
                 _ => format!("uncaught {message}"),
             }
         }
-        CaughtError::Value(v) => format!("uncaught {v:?}"),
+        CaughtError::Value(v) => {
+            let text = v
+                .ctx()
+                .globals()
+                .get::<_, Function>("String")
+                .and_then(|f| f.call::<_, String>((v.clone(),)))
+                .unwrap_or_else(|_| format!("{v:?}"));
+            format!("uncaught {text}")
+        }
         CaughtError::Error(e) => format!("{e}"),
     }
 }

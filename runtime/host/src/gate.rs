@@ -17,6 +17,9 @@ pub enum Gate {
     /// A client session: only a process the node spawned to serve a
     /// request or connection may answer one.
     Session,
+    /// A compile request: only a runner the host started to compile a
+    /// program (`rusm build`) may hand bytecode back.
+    Compile,
     /// Nothing grants it: a WASI area the sandbox keeps shut.
     Never,
 }
@@ -52,6 +55,7 @@ pub const IMPORTS: &[(&str, Gate)] = &[
     ("kv.exists", Gate::Capability(Capability::Storage)),
     ("kv.list", Gate::Capability(Capability::Storage)),
     ("script.source", Gate::Open),
+    ("script.compiled", Gate::Compile),
     ("stdio", Gate::Capability(Capability::AllowStdio)),
     ("filesystem", Gate::Never),
     ("sockets", Gate::Never),

@@ -36,6 +36,7 @@ mod supervisor;
 mod wasi;
 
 pub use log::LifecycleLog;
+pub use script::{Script, compile as compile_script};
 pub use session::{Answer, Answers, Frame, Request, Session};
 pub use supervisor::Resident;
 
@@ -61,15 +62,6 @@ pub struct ComponentSource {
     /// For a script component (TypeScript): `wasm` is the shared runner
     /// and this is the program it runs.
     pub script: Option<Script>,
-}
-
-/// The program of a script component, handed to the runner through the
-/// `script.source` import.
-#[derive(Debug, Clone)]
-pub struct Script {
-    /// Bytecode the runner wrote, rather than JavaScript source.
-    pub bytecode: bool,
-    pub code: Arc<[u8]>,
 }
 
 /// Loading a component or spawning a process failed.

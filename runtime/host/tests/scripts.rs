@@ -1,10 +1,10 @@
 //! Script components: the shared runner (QuickJS as a component) running
-//! JavaScript programs as rusm processes.
+//! JavaScript programs as rusm processes, from source and from bytecode.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use rusm_config::{Capabilities, Runtime};
+use rusm_config::{Capabilities, Runtime, Storage};
 use rusm_core::{Event, ExitReason, Message, Observer, Pid};
 use rusm_host::{ComponentSource, Host, Script};
 
@@ -17,6 +17,10 @@ fn runner() -> &'static Path {
     RUNNER.get_or_init(|| {
         rusm_build::build_runner(&repo().join("target/runner")).expect("the runner builds")
     })
+}
+
+fn cache() -> PathBuf {
+    repo().join("target/rusm-cache")
 }
 
 /// Guest output, by process.
@@ -32,33 +36,33 @@ impl Observer for Output {
     }
 }
 
-/// Runs `source` as script component `name` until it ends.
-fn run_script(name: &str, source: &str) -> (ExitReason, String) {
+/// Runs `script` as component `name` (granted stdio, plus `extra`) until it
+/// ends: its exit reason and everything it printed.
+fn run(name: &str, script: Script, extra: Capabilities) -> (ExitReason, String) {
     let output = Arc::new(Output::default());
     // A small pool: tests run in parallel, each with its own host.
     let settings = Runtime {
         max_processes: 16,
         ..Runtime::default()
     };
+    let store = std::env::temp_dir().join(format!("rusm-scripts-{}-{name}", std::process::id()));
     let host = Host::builder(settings)
         .observer(output.clone())
-        .cache_dir(repo().join("target/rusm-cache"))
+        .cache_dir(cache())
+        .storage(&store, &Storage::default())
         .build(vec![ComponentSource {
             name: name.to_string(),
             wasm: runner().to_path_buf(),
             capabilities: Capabilities {
                 allow_stdio: true,
-                ..Capabilities::default()
+                ..extra
             },
-            script: Some(Script {
-                bytecode: false,
-                code: source.as_bytes().into(),
-            }),
+            script: Some(script),
         }])
         .unwrap_or_else(|e| panic!("the host: {e}"));
     let reason = rusm_rt::block_on(async {
         let me = host.node().attach("test").unwrap();
-        let (pid, _) = host.spawn_monitor(&me, name, Vec::new()).unwrap();
+        let (pid, _) = host.spawn_monitor(&me, name, b"hi".to_vec()).unwrap();
         loop {
             if let Message::Down { pid: p, reason, .. } = me.receive().await
                 && p == pid
@@ -67,6 +71,8 @@ fn run_script(name: &str, source: &str) -> (ExitReason, String) {
             }
         }
     });
+    host.shutdown();
+    let _ = std::fs::remove_dir_all(&store);
     let printed = output
         .0
         .lock()
@@ -77,38 +83,265 @@ fn run_script(name: &str, source: &str) -> (ExitReason, String) {
     (reason, printed)
 }
 
+fn run_source(name: &str, source: &str) -> (ExitReason, String) {
+    run(
+        name,
+        Script::source(source.as_bytes()),
+        Capabilities::default(),
+    )
+}
+
+fn trap(reason: ExitReason) -> String {
+    match reason {
+        ExitReason::Trap(text) => text,
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
+
 #[test]
 fn a_script_runs_its_default_export_as_a_process() {
-    let (reason, printed) = run_script(
+    let (reason, printed) = run_source(
         "hello",
         r#"
-        export default function main() {
+        export default async function main() {
             const me = __rusm.self();
             __rusm.send(me, "hello");
-            const message = __rusm.receive(1000);
+            const message = await __rusm.receive(1000);
             console.log(`got ${message.data} from ${message.from === me ? "myself" : message.from}`, typeof me);
-            console.log("then", __rusm.receive(0));
+            console.log("then", await __rusm.receive(0), "init", __rusm.init());
         }
         "#,
     );
     assert_eq!(reason, ExitReason::Normal);
-    assert_eq!(printed, "got hello from myself bigint\nthen null\n");
+    assert_eq!(printed, "got hello from myself bigint\nthen null init hi\n");
+}
+
+#[test]
+fn receives_are_served_in_order_and_timers_fire_by_deadline() {
+    let (reason, printed) = run_source(
+        "loop",
+        r#"
+        export default async function main() {
+            const me = __rusm.self();
+            const first = __rusm.receive();
+            const second = __rusm.receive(5000);
+            __rusm.send(me, "one");
+            __rusm.send(me, "two");
+            console.log((await first).data, (await second).data);
+
+            const order = [];
+            setTimeout(() => order.push("b"), 20);
+            setTimeout(() => order.push("a"), 10);
+            const never = setTimeout(() => order.push("never"), 15);
+            clearTimeout(never);
+            let ticks = 0;
+            const every = setInterval(() => { if (++ticks === 3) clearInterval(every); }, 5);
+            const started = __rusm.now();
+            const nothing = await __rusm.receive(40);
+            const waited = __rusm.now() - started;
+            console.log(order.join(","), ticks, nothing, waited >= 40);
+
+            // A message that arrives while a timer is the nearest deadline.
+            setTimeout(() => __rusm.send(me, "late"), 10);
+            console.log((await __rusm.receive()).data);
+            await new Promise((resolve) => setTimeout(resolve, 1));
+            queueMicrotask(() => console.log("microtask"));
+        }
+        "#,
+    );
+    assert_eq!(reason, ExitReason::Normal, "{printed}");
+    assert_eq!(printed, "one two\na,b 3 null true\nlate\nmicrotask\n");
+}
+
+#[test]
+fn console_formats_values_and_prefixes_warnings_and_errors() {
+    let (reason, printed) = run_source(
+        "console",
+        r#"
+        export default function main() {
+            console.log("pid", __rusm.self(), { n: 1, big: 2n, list: [1, "x"] }, null, undefined, 1.5);
+            console.warn("retrying", 2);
+            console.error(new TypeError("boom"));
+        }
+        "#,
+    );
+    assert_eq!(reason, ExitReason::Normal);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert!(
+        lines[0].starts_with("pid ")
+            && lines[0].ends_with(r#" {"n":1,"big":"2","list":[1,"x"]} null undefined 1.5"#),
+        "{printed}"
+    );
+    assert_eq!(lines[1], "[warn] retrying 2");
+    assert_eq!(lines[2], "[error] TypeError: boom");
+    assert!(lines[3].contains("at main (console:"), "{printed}");
 }
 
 #[test]
 fn an_uncaught_exception_ends_the_process_with_its_message() {
-    let (reason, _) = run_script(
+    let (reason, _) = run_source(
         "thrower",
-        "export default async function main() { await null; throw new Error('no luck'); }",
+        "export default async function main() { await __rusm.receive(1); throw new Error('no luck'); }",
     );
-    match reason {
-        ExitReason::Trap(text) => assert!(text.starts_with("uncaught no luck"), "{text}"),
-        other => panic!("expected a trap, got {other:?}"),
-    }
-    let (reason, _) = run_script("broken", "export default function main( {");
+    assert!(trap(reason).starts_with("uncaught no luck"));
+    let (reason, _) = run_source(
+        "rejecter",
+        "export default function main() { return Promise.reject('plain'); }",
+    );
+    assert_eq!(trap(reason), "uncaught plain");
+    let (reason, _) = run_source(
+        "timer",
+        "export default async function main() { setTimeout(() => { throw new Error('in a timer'); }, 1); await __rusm.receive(50); }",
+    );
+    assert!(trap(reason).starts_with("uncaught in a timer"));
+    let (reason, _) = run_source("broken", "export default function main( {");
     // QuickJS's parse error, with where it is.
+    let text = trap(reason);
     assert!(
-        matches!(&reason, ExitReason::Trap(text) if text.starts_with("uncaught ") && text.contains("at broken:1:")),
-        "{reason:?}"
+        text.starts_with("uncaught ") && text.contains("at broken:1:"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_promise_nothing_can_settle_ends_the_process_with_a_clear_reason() {
+    let (reason, _) = run_source(
+        "stuck",
+        "export default async function main() { await new Promise(() => {}); }",
+    );
+    assert_eq!(
+        trap(reason),
+        "the program waits on a promise that nothing can settle (no receive or timer is pending)"
+    );
+}
+
+#[test]
+fn the_process_api_refuses_with_the_hosts_messages() {
+    let program = r#"
+        export default function main() {
+            const attempt = (what, f) => {
+                try { console.log(what, f()); } catch (e) { console.log(what, "threw:", e.message); }
+            };
+            attempt("spawn", () => __rusm.spawn("nobody", ""));
+            attempt("register", () => __rusm.register("me"));
+            attempt("whereis", () => __rusm.whereis("me") === __rusm.self());
+            attempt("kv", () => __rusm.kvSet("notes", "a", "1"));
+            attempt("pid", () => __rusm.send(1, "not a bigint"));
+        }
+    "#;
+    let (reason, printed) = run(
+        "api",
+        Script::source(program.as_bytes()),
+        Capabilities::default(),
+    );
+    assert_eq!(reason, ExitReason::Normal);
+    assert_eq!(
+        printed,
+        "spawn threw: capability denied: spawn (grant it in rusm.toml: [capabilities.api] spawn = true)\n\
+         register threw: capability denied: register (grant it in rusm.toml: [capabilities.api] register = true)\n\
+         whereis false\n\
+         kv threw: capability denied: storage (grant it in rusm.toml: [capabilities.api] storage = true)\n\
+         pid threw: a pid is a non-negative bigint, not int\n"
+    );
+    let (reason, printed) = run(
+        "api",
+        Script::source(program.as_bytes()),
+        Capabilities::trusted(),
+    );
+    assert_eq!(reason, ExitReason::Normal);
+    assert!(
+        printed.starts_with("spawn threw: no component named \"nobody\""),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("register undefined\nwhereis true\nkv undefined\n"),
+        "{printed}"
+    );
+}
+
+#[test]
+fn kv_reads_back_text_and_bytes() {
+    let program = r#"
+        export default function main() {
+            __rusm.kvSet("notes", "greeting", "héllo");
+            __rusm.kvSet("notes", "raw", new Uint8Array([0, 255, 7]));
+            const raw = __rusm.kvGet("notes", "raw");
+            console.log(__rusm.kvGet("notes", "greeting", true), raw instanceof Uint8Array, Array.from(raw).join("."));
+            console.log(__rusm.kvList("notes"), __rusm.kvList("notes", "g"), __rusm.kvExists("notes", "raw"));
+            console.log(__rusm.kvDelete("notes", "raw"), __rusm.kvGet("notes", "raw"));
+            try { __rusm.kvSet("Bad Bucket", "k", "v"); } catch (e) { console.log(e.message); }
+        }
+    "#;
+    let storage = Capabilities {
+        storage: true,
+        ..Capabilities::default()
+    };
+    let (reason, printed) = run("notes", Script::source(program.as_bytes()), storage);
+    assert_eq!(reason, ExitReason::Normal, "{printed}");
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(
+        lines[..3],
+        [
+            r#"héllo true 0.255.7"#,
+            r#"["greeting","raw"] ["greeting"] true"#,
+            "true null"
+        ]
+    );
+    assert!(
+        lines[3].starts_with("the bucket name \"Bad Bucket\" is not"),
+        "{printed}"
+    );
+}
+
+#[test]
+fn bytecode_runs_like_its_source_and_foreign_bytecode_is_refused() {
+    let program = r#"
+        const greeting = "from bytecode";
+        export default async function main() {
+            await __rusm.receive(1);
+            console.log(greeting);
+        }
+    "#;
+    let bytecode =
+        rusm_host::compile_script(runner(), "hello", program.as_bytes(), Some(&cache())).unwrap();
+    assert!(bytecode.starts_with(b"rusm-qjsbc 1\nquickjs-ng via rquickjs-sys "));
+    let (reason, printed) = run(
+        "hello",
+        Script::bytecode(bytecode.clone()),
+        Capabilities::default(),
+    );
+    assert_eq!(
+        (reason, printed.as_str()),
+        (ExitReason::Normal, "from bytecode\n")
+    );
+
+    // Another engine's header.
+    let header_end = bytecode.iter().skip(13).position(|&b| b == b'\n').unwrap() + 13;
+    let mut foreign = b"rusm-qjsbc 1\nquickjs-ng via rquickjs-sys 0.0.1".to_vec();
+    foreign.extend_from_slice(&bytecode[header_end..]);
+    let (reason, _) = run("hello", Script::bytecode(foreign), Capabilities::default());
+    let text = trap(reason);
+    assert!(
+        text.starts_with("hello.qjsbc was compiled by quickjs-ng via rquickjs-sys 0.0.1, and this runner is quickjs-ng via rquickjs-sys 0.")
+            && text.ends_with("; rebuild it with `rusm build`"),
+        "{text}"
+    );
+    // Not bytecode at all (a JavaScript file named .qjsbc, say).
+    let (reason, _) = run(
+        "hello",
+        Script::bytecode(program.as_bytes()),
+        Capabilities::default(),
+    );
+    assert_eq!(
+        trap(reason),
+        "hello.qjsbc is not rusm bytecode (no rusm-qjsbc header); rebuild it with `rusm build`"
+    );
+
+    let error = rusm_host::compile_script(runner(), "broken", b"export default (", Some(&cache()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("component broken: trap: uncaught ") && error.contains("at broken:1:"),
+        "{error}"
     );
 }

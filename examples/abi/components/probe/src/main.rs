@@ -71,6 +71,7 @@ fn call(import: &str, peer: u64) -> Result<(), String> {
         "kv.exists" => drop(kv::exists("probe", "key")?),
         "kv.list" => drop(kv::list("probe", "", 10)?),
         "script.source" => drop(script::source()),
+        "script.compiled" => script::compiled(b"probe")?,
         "stdio" => println!("probe"),
         "filesystem" => drop(std::fs::read_dir("/").map_err(|e| e.to_string())?),
         "sockets" => drop(std::net::TcpStream::connect("127.0.0.1:80").map_err(|e| e.to_string())?),
