@@ -173,7 +173,9 @@ fn describe(failure: Failure<'_>) -> String {
         CaughtError::Exception(e) => {
             let message = e.message().unwrap_or_default();
             match e.stack() {
-                Some(stack) if !stack.is_empty() => format!("uncaught {message}\n{stack}"),
+                Some(stack) if !stack.trim_end().is_empty() => {
+                    format!("uncaught {message}\n{}", stack.trim_end())
+                }
                 _ => format!("uncaught {message}"),
             }
         }

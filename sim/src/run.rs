@@ -101,21 +101,25 @@ impl App {
             Some(components) => components.clone(),
             None => {
                 let components = rusm_build::build_app(&dir, Some(&repo().join("target/guests")))
-                    .map_err(|e| RunError::Setup(e.to_string()))?;
+                    .map_err(|e| RunError::Setup(e.to_string()))
+                    .and_then(|built| {
+                        rusm_host::precompile(built, Some(&repo().join("target/rusm-cache")))
+                            .map_err(|e| RunError::Setup(e.to_string()))
+                    })?;
                 built.insert(scenario.app.clone(), components.clone());
                 components
             }
         };
+        let components = components
+            .into_iter()
+            .map(|b| {
+                let capabilities = config.capabilities(&b.name);
+                ComponentSource::from_built(b, capabilities)
+                    .map_err(|e| RunError::Setup(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
         Ok(App {
-            components: components
-                .into_iter()
-                .map(|b| ComponentSource {
-                    capabilities: config.capabilities(&b.name),
-                    name: b.name,
-                    wasm: b.wasm,
-                    script: None,
-                })
-                .collect(),
+            components,
             residents: Resident::from_config(&config),
             listeners: config.serve,
             runtime: config.runtime,

@@ -1,7 +1,7 @@
 //! `rusm`: build an app's components, run it.
 //!
 //! ```text
-//! rusm build examples/ping-pong     # components/<name>/ -> wasm/<name>.wasm
+//! rusm build examples/ping-pong     # components/<name>/ -> wasm/<name>.wasm (or .qjsbc)
 //! rusm run examples/ping-pong       # boot a node, spawn the entry, wait for it
 //! rusm serve examples/serve-rs      # boot a node, serve its [[serve]] listeners
 //! rusm sim scenarios/heartbeat.toml --seed 7   # replay a scenario (simulation build)
@@ -29,7 +29,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Compile every components/<name>/ of an app to wasm/<name>.wasm.
+    /// Build every components/<name>/ of an app: Rust to wasm/<name>.wasm,
+    /// TypeScript to wasm/<name>.js and its bytecode wasm/<name>.qjsbc.
     Build {
         /// The app directory (holding rusm.toml and components/).
         #[arg(default_value = ".")]
@@ -81,9 +82,15 @@ fn main() -> ExitCode {
 }
 
 fn build(app: &Path, target_dir: Option<&Path>) -> Result<ExitCode, String> {
-    AppConfig::load(app).map_err(|e| e.to_string())?;
-    for built in rusm_build::build_app(app, target_dir).map_err(|e| e.to_string())? {
-        eprintln!("rusm build {} -> {}", built.name, built.wasm.display());
+    let config = AppConfig::load(app).map_err(|e| e.to_string())?;
+    let built = rusm_build::build_app(app, target_dir).map_err(|e| e.to_string())?;
+    // Scripts become the runner's bytecode: that takes wasmtime, so the
+    // host does it.
+    let built = rusm_host::precompile(built, Some(&app.join(&config.runtime.cache_dir)))
+        .map_err(|e| e.to_string())?;
+    for built in built {
+        let output = built.script.map_or(built.wasm, |script| script.path);
+        eprintln!("rusm build {} -> {}", built.name, output.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -182,21 +189,20 @@ fn serve(app: &Path) -> Result<ExitCode, String> {
     })
 }
 
-/// The app's built components with their capability profiles, checked
-/// against every name the config mentions.
+/// The app's built components (`wasm/`, as `rusm build` left it) with
+/// their capability profiles, checked against every name the config
+/// mentions.
 fn components(app: &Path, config: &AppConfig) -> Result<Vec<ComponentSource>, String> {
-    let built = built_components(app)?;
-    let names: Vec<String> = built.iter().map(|(name, _)| name.clone()).collect();
+    let built = rusm_build::built(app).map_err(|e| e.to_string())?;
+    let names: Vec<String> = built.iter().map(|b| b.name.clone()).collect();
     config.check_components(&names).map_err(|e| e.to_string())?;
-    Ok(built
+    built
         .into_iter()
-        .map(|(name, wasm)| ComponentSource {
-            capabilities: config.capabilities(&name),
-            name,
-            wasm,
-            script: None,
+        .map(|b| {
+            let capabilities = config.capabilities(&b.name);
+            ComponentSource::from_built(b, capabilities).map_err(|e| e.to_string())
         })
-        .collect())
+        .collect()
 }
 
 /// Compiles the components, boots the node with the lifecycle log, and
@@ -212,37 +218,6 @@ fn boot(app: &Path, config: &AppConfig, components: Vec<ComponentSource>) -> Res
     host.start_residents(Resident::from_config(config))
         .map_err(|e| e.to_string())?;
     Ok(host)
-}
-
-/// What `rusm run` runs: the built components, `<app>/wasm/<name>.wasm`, in
-/// name order (an app can ship without its sources).
-fn built_components(app: &Path) -> Result<Vec<(String, PathBuf)>, String> {
-    let dir = app.join("wasm");
-    let entries = std::fs::read_dir(&dir).map_err(|e| {
-        format!(
-            "cannot list {}: {e} (run `rusm build` first)",
-            dir.display()
-        )
-    })?;
-    let mut built = Vec::new();
-    for entry in entries {
-        let path = entry
-            .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
-            .path();
-        if path.extension().is_some_and(|ext| ext == "wasm")
-            && let Some(name) = path.file_stem().and_then(|s| s.to_str())
-        {
-            built.push((name.to_string(), path.clone()));
-        }
-    }
-    built.sort();
-    if built.is_empty() {
-        return Err(format!(
-            "{} holds no .wasm components (run `rusm build` first)",
-            dir.display()
-        ));
-    }
-    Ok(built)
 }
 
 /// Shows the lifecycle log (`tracing` events of target `rusm`, up to `[log]

@@ -230,6 +230,47 @@ fn the_calc_example_makes_every_kind_of_service_call() {
     }
 }
 
+#[test]
+fn rust_and_typescript_call_each_others_services() {
+    let calc = built().join("calc");
+    let run = |config: &str, init: &str| {
+        let app = deployed("calc", config);
+        let out = rusm(&["run", app.to_str().unwrap(), "--init", init]);
+        let printed = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{init}:\n{printed}");
+        printed
+    };
+    let config = std::fs::read_to_string(calc.join("rusm.toml")).unwrap();
+    // A Rust client of the TypeScript service: the same checks as calc's.
+    let printed = run(&config, r#"{"mode": "demo", "service": "calc-ts"}"#);
+    for line in [
+        "client: count 3 -> [0, 1, 2]",
+        "client: fold with a callback -> Some(10)",
+        "client: an unknown method -> unknown-method: no method \"subtract\"",
+        "client: bad arguments -> bad-arguments: n is an integer, not \"two\"",
+        "client: every kind of call answered as it should",
+    ] {
+        assert!(printed.contains(line), "missing {line:?} in\n{printed}");
+    }
+    // A TypeScript client of the Rust service, and of the TypeScript one.
+    let ts_entry = config.replace("entry = \"client\"", "entry = \"ts-client\"");
+    for service in ["calc", "calc-ts"] {
+        let printed = run(&ts_entry, &format!(r#"{{"service": "{service}"}}"#));
+        for line in [
+            "ts-client: count 3 -> [0,1,2]",
+            "ts-client: fold with a callback -> 10",
+            "ts-client: callback runs -> 4",
+            "ts-client: an unknown method -> unknown-method: no method \"subtract\"",
+            "ts-client: a timeout -> timeout: no answer to slow within 20 ms",
+            "ts-client: the next call after a timeout -> after",
+            "ts-client: a crashed service -> service-died: trap: ",
+            &format!("ts-client: every kind of call to {service} answered as it should"),
+        ] {
+            assert!(printed.contains(line), "missing {line:?} in\n{printed}");
+        }
+    }
+}
+
 /// `rusm serve` on `app`, started; the node and the address of its first
 /// HTTP listener. The caller kills the node.
 fn serving(app: &Path) -> (std::process::Child, std::net::SocketAddr) {

@@ -15,7 +15,7 @@ fn repo() -> PathBuf {
 fn runner() -> &'static Path {
     static RUNNER: OnceLock<PathBuf> = OnceLock::new();
     RUNNER.get_or_init(|| {
-        rusm_build::build_runner(&repo().join("target/runner")).expect("the runner builds")
+        rusm_build::build_runner(&repo().join("target/guests")).expect("the runner builds")
     })
 }
 

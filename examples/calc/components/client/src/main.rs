@@ -17,6 +17,10 @@ struct Config {
     /// Stay alive when done (so a scenario can inspect what it holds).
     #[serde(default)]
     stay: bool,
+    /// Spawn this component as the service (calc's TypeScript twin,
+    /// "calc-ts", say) instead of finding or spawning calc.
+    #[serde(default)]
+    service: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -65,9 +69,12 @@ enum Report {
 
 #[rusm_rs::main]
 fn main(config: Config) {
-    let calc = match CalcClient::whereis("calc") {
-        Some(calc) => calc,
-        None => CalcClient::new(rusm_rs::spawn("calc", b"").expect("spawn calc")),
+    let calc = match (&config.service, CalcClient::whereis("calc")) {
+        (Some(service), _) => {
+            CalcClient::new(rusm_rs::spawn(service, b"").expect("spawn the service"))
+        }
+        (None, Some(calc)) => calc,
+        (None, None) => CalcClient::new(rusm_rs::spawn("calc", b"").expect("spawn calc")),
     };
     let tell = |report: Report| {
         if let Some(to) = config.report {

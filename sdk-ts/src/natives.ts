@@ -1,0 +1,40 @@
+// The runner's natives (runner/src/natives.rs and prelude.js): the host
+// imports one for one. Only this package touches them.
+
+/** A message as the runner hands it over. */
+export type RawMessage =
+  | { from: bigint; data: string }
+  | { down: bigint; ref: bigint; reason: string }
+  | { exit: bigint; reason: string };
+
+export interface Natives {
+  now(): number;
+  self(): bigint;
+  init(): string;
+  send(to: bigint, data: string): void;
+  /** Synchronous: the next message; with ms >= 0, null once ms pass. */
+  wait(ms: number): RawMessage | null;
+  receive(ms?: number): Promise<RawMessage | null>;
+  spawn(component: string, init: string): bigint;
+  link(pid: bigint): void;
+  unlink(pid: bigint): void;
+  monitor(pid: bigint): bigint;
+  demonitor(ref: bigint): void;
+  trapExit(on: boolean): boolean;
+  register(name: string, pid?: bigint): void;
+  unregister(name: string): void;
+  whereis(name: string): bigint | null;
+  exit(pid: bigint, reason: string): void;
+  kvGet(bucket: string, key: string, text: true): string | null;
+  kvGet(bucket: string, key: string, text?: false): Uint8Array | null;
+  kvSet(bucket: string, key: string, value: string | Uint8Array): void;
+  kvDelete(bucket: string, key: string): boolean;
+  kvExists(bucket: string, key: string): boolean;
+  kvList(bucket: string, prefix?: string, limit?: number): string[];
+}
+
+declare global {
+  var __rusm: Natives;
+}
+
+export const native: Natives = globalThis.__rusm;
