@@ -24,7 +24,15 @@ fn built() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let target = repo().join("target/guests");
-        for app in ["ping-pong", "faults", "calc", "serve-rs", "ledger", "chat"] {
+        for app in [
+            "ping-pong",
+            "faults",
+            "calc",
+            "serve-rs",
+            "ledger",
+            "chat",
+            "hello-ts",
+        ] {
             let dir = repo().join("examples").join(app);
             let out = rusm(&[
                 "build",
@@ -227,6 +235,30 @@ fn the_calc_example_makes_every_kind_of_service_call() {
         "client: every kind of call answered as it should",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in\n{stdout}");
+    }
+}
+
+#[test]
+fn a_typescript_worker_bundles_npm_runs_from_bytecode_or_source_and_keeps_kv() {
+    let config = std::fs::read_to_string(built().join("hello-ts/rusm.toml")).unwrap();
+    let app = deployed("hello-ts", &config);
+    let digest = "sha256 486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7";
+    for run in 1..=2 {
+        if run == 2 {
+            // Without its bytecode, a script runs from its bundle's source.
+            std::fs::remove_file(app.join("wasm/hello.qjsbc")).unwrap();
+        }
+        let out = rusm(&["run", app.to_str().unwrap()]);
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        for line in [
+            format!("hello, world! {digest}"),
+            format!("run {run} of this app; pid 2"),
+            "[warn] nothing arrives: null".to_string(),
+            "rusm exit hello#2 normal".to_string(),
+        ] {
+            assert!(stderr.contains(&line), "missing {line:?} in\n{stderr}");
+        }
     }
 }
 
