@@ -6,6 +6,7 @@
 //! Pids and monitor references are bigints; a refused call throws an
 //! `Error` with the host's message.
 
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use rquickjs::function::Opt;
@@ -59,7 +60,11 @@ pub fn install(ctx: &Ctx<'_>) -> Result<()> {
     rusm.set("exit", Function::new(ctx.clone(), exit)?)?;
     rusm.set(
         "print",
-        Function::new(ctx.clone(), |line: String| eprintln!("{line}"))?,
+        Function::new(ctx.clone(), |line: String| {
+            // One write per line: the node reports each write as one
+            // output event (and a trace line).
+            let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
+        })?,
     )?;
     rusm.set("kvGet", Function::new(ctx.clone(), kv_get)?)?;
     rusm.set("kvSet", Function::new(ctx.clone(), kv_set)?)?;
@@ -101,8 +106,8 @@ fn monitor<'js>(ctx: Ctx<'js>, target: Value<'js>) -> Result<BigInt<'js>> {
 
 fn register(ctx: Ctx<'_>, name: String, who: Opt<Value<'_>>) -> Result<()> {
     let who = match who.0 {
-        Some(who) => pid(&who)?,
-        None => process::self_pid(),
+        Some(who) if !who.is_undefined() => pid(&who)?,
+        _ => process::self_pid(),
     };
     process::register(&name, who).map_err(|e| refused(&ctx, &e))
 }

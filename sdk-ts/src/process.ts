@@ -65,7 +65,7 @@ export const Process = {
   },
   /** Registers `pid` (default: this process) as `name` (needs the `register` capability). */
   register(name: string, pid?: Pid): void {
-    native.register(name, pid);
+    native.register(name, pid ?? native.self());
   },
   unregister(name: string): void {
     native.unregister(name);

@@ -51,6 +51,8 @@ fn two_fresh_processes_replay_a_seed_byte_for_byte() {
         ("fairness", "11"),
         ("restart", "3"),
         ("chat", "1"),
+        // QuickJS inside the runner: timers, callbacks and a timeout.
+        ("ts-client", "2"),
     ] {
         let path = format!("scenarios/{scenario}.toml");
         let once = stdout(&rusm_sim(&[&path, "--seed", seed]));
@@ -73,7 +75,7 @@ fn two_fresh_processes_replay_a_seed_byte_for_byte() {
 
 #[test]
 fn a_fresh_process_prints_the_pinned_trace_for_the_first_seed() {
-    for scenario in ["heartbeat", "links", "monitors", "chat"] {
+    for scenario in ["heartbeat", "links", "monitors", "chat", "ts-client"] {
         let out = stdout(&rusm_sim(&[&format!("scenarios/{scenario}.toml")]));
         assert_eq!(out, pinned(scenario), "{scenario}");
     }

@@ -5,6 +5,10 @@
 
 import { CallError, Process } from "rusm-ts";
 
+// Module code runs once, when the process starts: like calc, it is found
+// by name.
+Process.register("calc-ts");
+
 let sum = 0;
 
 /** JavaScript has no parameter types at run time: the service checks. */

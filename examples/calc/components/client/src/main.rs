@@ -17,8 +17,8 @@ struct Config {
     /// Stay alive when done (so a scenario can inspect what it holds).
     #[serde(default)]
     stay: bool,
-    /// Spawn this component as the service (calc's TypeScript twin,
-    /// "calc-ts", say) instead of finding or spawning calc.
+    /// Use this service (calc's TypeScript twin, "calc-ts", say) instead
+    /// of calc: the process registered under its name, or a new one.
     #[serde(default)]
     service: Option<String>,
 }
@@ -69,13 +69,10 @@ enum Report {
 
 #[rusm_rs::main]
 fn main(config: Config) {
-    let calc = match (&config.service, CalcClient::whereis("calc")) {
-        (Some(service), _) => {
-            CalcClient::new(rusm_rs::spawn(service, b"").expect("spawn the service"))
-        }
-        (None, Some(calc)) => calc,
-        (None, None) => CalcClient::new(rusm_rs::spawn("calc", b"").expect("spawn calc")),
-    };
+    let service = config.service.as_deref().unwrap_or("calc");
+    let calc = CalcClient::whereis(service).unwrap_or_else(|| {
+        CalcClient::new(rusm_rs::spawn(service, b"").expect("spawn the service"))
+    });
     let tell = |report: Report| {
         if let Some(to) = config.report {
             send(to, &report);
