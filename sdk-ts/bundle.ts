@@ -3,8 +3,9 @@
 //
 //     bun sdk-ts/bundle.ts <component entry> <out.js>
 //
-// The bundle's entry is a wrapper whose default export starts the
-// component (src/start.ts). `rusm-ts` always resolves to this folder, the
+// The bundle's entry is a wrapper that installs the web globals
+// (src/globals.ts), then imports the component, and whose default export
+// starts it (src/start.ts). `rusm-ts` always resolves to this folder, the
 // package that matches the runner built from the same tree. The target is
 // the browser's: no Node built-ins, as in the sandbox.
 
@@ -20,7 +21,8 @@ const sdk = `${import.meta.dir}/src`;
 const wrapper = `${resolve(out)}.entry.ts`;
 await Bun.write(
   wrapper,
-  `import * as component from ${JSON.stringify(resolve(entry))};
+  `import "rusm-ts/globals";
+import * as component from ${JSON.stringify(resolve(entry))};
 import { start } from "rusm-ts/start";
 export default () => start(component);
 `,
@@ -37,8 +39,8 @@ try {
       {
         name: "rusm-ts",
         setup(build) {
-          build.onResolve({ filter: /^rusm-ts(\/start)?$/ }, (args) => ({
-            path: args.path === "rusm-ts" ? `${sdk}/index.ts` : `${sdk}/start.ts`,
+          build.onResolve({ filter: /^rusm-ts(\/(start|globals))?$/ }, (args) => ({
+            path: args.path === "rusm-ts" ? `${sdk}/index.ts` : `${sdk}/${args.path.slice("rusm-ts/".length)}.ts`,
           }));
         },
       },

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rquickjs::function::Opt;
 use rquickjs::{BigInt, Ctx, Exception, FromJs, Function, Object, Result, TypedArray, Value};
 
-use crate::bindings::rusm::runtime::{kv, process};
+use crate::bindings::rusm::runtime::{kv, process, serving};
 
 /// Installs `__rusm` on the global object.
 pub fn install(ctx: &Ctx<'_>) -> Result<()> {
@@ -71,6 +71,13 @@ pub fn install(ctx: &Ctx<'_>) -> Result<()> {
     rusm.set("kvDelete", Function::new(ctx.clone(), kv_delete)?)?;
     rusm.set("kvExists", Function::new(ctx.clone(), kv_exists)?)?;
     rusm.set("kvList", Function::new(ctx.clone(), kv_list)?)?;
+    rusm.set("session", Function::new(ctx.clone(), session)?)?;
+    rusm.set("respond", Function::new(ctx.clone(), respond)?)?;
+    rusm.set("respondStream", Function::new(ctx.clone(), respond_stream)?)?;
+    rusm.set("write", Function::new(ctx.clone(), write)?)?;
+    rusm.set("sendFrame", Function::new(ctx.clone(), send_frame)?)?;
+    rusm.set("utf8Encode", Function::new(ctx.clone(), utf8_encode)?)?;
+    rusm.set("utf8Decode", Function::new(ctx.clone(), utf8_decode)?)?;
     ctx.globals().set("__rusm", rusm)?;
     Ok(())
 }
@@ -151,18 +158,108 @@ fn kv_get<'js>(ctx: Ctx<'js>, bucket: String, key: String, text: Opt<bool>) -> R
 /// Sets a key to a string (stored as UTF-8) or to the bytes of a typed
 /// array.
 fn kv_set<'js>(ctx: Ctx<'js>, bucket: String, key: String, value: Value<'js>) -> Result<()> {
-    let bytes = if let Some(text) = value.as_string() {
-        text.to_string()?.into_bytes()
-    } else if let Ok(array) = TypedArray::<u8>::from_js(&ctx, value) {
-        // SAFETY: copied at once; no JavaScript runs (and could detach or
-        // resize the buffer) while the slice lives.
-        unsafe { array.as_bytes() }
-            .ok_or_else(|| refused(&ctx, "the value's buffer is detached"))?
-            .to_vec()
-    } else {
-        return Err(refused(&ctx, "a kv value is a string or a Uint8Array"));
-    };
+    let bytes = bytes_of(&ctx, value)?;
     kv::set(&bucket, &key, &bytes).map_err(|e| refused(&ctx, &e))
+}
+
+/// A string as UTF-8, or the bytes of a `Uint8Array`; anything else throws.
+fn bytes_of<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Result<Vec<u8>> {
+    if let Some(text) = value.as_string() {
+        return Ok(text.to_string()?.into_bytes());
+    }
+    let Ok(array) = TypedArray::<u8>::from_js(ctx, value) else {
+        return Err(refused(ctx, "expected a string or a Uint8Array"));
+    };
+    // SAFETY: copied at once; no JavaScript runs (and could detach or
+    // resize the buffer) while the slice lives.
+    let bytes =
+        unsafe { array.as_bytes() }.ok_or_else(|| refused(ctx, "the buffer is detached"))?;
+    Ok(bytes.to_vec())
+}
+
+fn utf8_encode(ctx: Ctx<'_>, text: String) -> Result<TypedArray<'_, u8>> {
+    TypedArray::new(ctx, text.into_bytes())
+}
+
+/// Writes a chunk of a streamed response; false once the client has gone.
+fn write<'js>(ctx: Ctx<'js>, chunk: Value<'js>) -> Result<bool> {
+    Ok(serving::write(&bytes_of(&ctx, chunk)?))
+}
+
+/// Bytes as text: invalid UTF-8 is replaced, or with `fatal` throws.
+fn utf8_decode<'js>(ctx: Ctx<'js>, bytes: Value<'js>, fatal: Opt<bool>) -> Result<String> {
+    let bytes = bytes_of(&ctx, bytes)?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(_) if fatal.0.unwrap_or(false) => {
+            Err(Exception::throw_type(&ctx, "the bytes are not valid UTF-8"))
+        }
+        Err(e) => Ok(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
+}
+
+/// This process's session, or null: `{action, params, method, path,
+/// query, headers, body, socket}`, with `params` and `headers` as arrays of
+/// `[name, value]` pairs and `body` a `Uint8Array`.
+fn session(ctx: Ctx<'_>) -> Result<Value<'_>> {
+    let Some(info) = serving::session() else {
+        return Ok(Value::new_null(ctx));
+    };
+    let object = Object::new(ctx.clone())?;
+    object.set("action", info.action)?;
+    object.set("params", pairs(info.params))?;
+    object.set("method", info.request.method)?;
+    object.set("path", info.request.path)?;
+    object.set("query", info.request.query)?;
+    object.set("headers", pairs(info.request.headers))?;
+    object.set(
+        "body",
+        TypedArray::<u8>::new(ctx.clone(), info.request.body)?,
+    )?;
+    match info.socket {
+        Some(socket) => object.set("socket", BigInt::from_u64(ctx.clone(), socket)?)?,
+        None => object.set("socket", Value::new_null(ctx.clone()))?,
+    }
+    Ok(object.into_value())
+}
+
+fn pairs(pairs: Vec<(String, String)>) -> Vec<Vec<String>> {
+    pairs.into_iter().map(|(k, v)| vec![k, v]).collect()
+}
+
+/// `[[name, value], …]` from JavaScript.
+fn header_list(headers: Vec<Vec<String>>) -> Vec<(String, String)> {
+    headers
+        .into_iter()
+        .filter_map(|pair| match <[String; 2]>::try_from(pair) {
+            Ok([name, value]) => Some((name, value)),
+            Err(_) => None,
+        })
+        .collect()
+}
+
+fn respond<'js>(
+    ctx: Ctx<'js>,
+    status: u16,
+    headers: Vec<Vec<String>>,
+    body: Value<'js>,
+) -> Result<()> {
+    let body = bytes_of(&ctx, body)?;
+    serving::respond(status, &header_list(headers), &body).map_err(|e| refused(&ctx, &e))
+}
+
+fn respond_stream(ctx: Ctx<'_>, status: u16, headers: Vec<Vec<String>>) -> Result<()> {
+    serving::respond_stream(status, &header_list(headers)).map_err(|e| refused(&ctx, &e))
+}
+
+/// A text frame for a string, a binary one for bytes; false once the
+/// client has gone.
+fn send_frame<'js>(ctx: Ctx<'js>, data: Value<'js>) -> Result<bool> {
+    let frame = match data.as_string() {
+        Some(text) => serving::Frame::Text(text.to_string()?),
+        None => serving::Frame::Binary(bytes_of(&ctx, data)?),
+    };
+    Ok(serving::send_frame(&frame))
 }
 
 fn kv_delete(ctx: Ctx<'_>, bucket: String, key: String) -> Result<bool> {
@@ -206,8 +303,9 @@ fn refused(ctx: &Ctx<'_>, message: &str) -> rquickjs::Error {
     Exception::throw_message(ctx, message)
 }
 
-/// A message as `{from, data}`, `{down, ref, reason}` or `{exit, reason}`,
-/// or null when a timed wait found none.
+/// A message as `{from, data}` (plus `binary`, its bytes, when they are not
+/// UTF-8), `{down, ref, reason}` or `{exit, reason}`, or null when a timed
+/// wait found none.
 fn message_to_js<'js>(ctx: &Ctx<'js>, message: Option<process::Message>) -> Result<Value<'js>> {
     let Some(message) = message else {
         return Ok(Value::new_null(ctx.clone()));
@@ -216,7 +314,18 @@ fn message_to_js<'js>(ctx: &Ctx<'js>, message: Option<process::Message>) -> Resu
     match message {
         process::Message::Data(data) => {
             object.set("from", BigInt::from_u64(ctx.clone(), data.from)?)?;
-            object.set("data", String::from_utf8_lossy(&data.bytes).into_owned())?;
+            match String::from_utf8(data.bytes) {
+                Ok(text) => object.set("data", text)?,
+                Err(e) => {
+                    // Not text (a binary WebSocket frame, say): the bytes
+                    // as they are, beside a lossy `data`.
+                    object.set("data", String::from_utf8_lossy(e.as_bytes()).into_owned())?;
+                    object.set(
+                        "binary",
+                        TypedArray::<u8>::new(ctx.clone(), e.into_bytes())?,
+                    )?;
+                }
+            }
         }
         process::Message::Down(down) => {
             object.set("down", BigInt::from_u64(ctx.clone(), down.pid)?)?;

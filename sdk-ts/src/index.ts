@@ -19,4 +19,5 @@ export {
   lookup,
   spawn,
 } from "./service";
+export { type Socket, type WebSocketHandler, websocket } from "./serve";
 export type { ErrorCode } from "./wire";

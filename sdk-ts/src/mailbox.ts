@@ -15,8 +15,10 @@ export interface DataMessage {
   kind: "data";
   from: Pid;
   data: unknown;
-  /** The message as it was sent. */
+  /** The message as text (bytes that are not UTF-8 replaced). */
   raw: string;
+  /** The message's bytes, when they are not UTF-8 (a binary frame, say). */
+  bytes?: Uint8Array;
 }
 
 /** A monitored process ended. */
@@ -50,7 +52,7 @@ function convert(raw: RawMessage): Message {
     } catch {
       // Not JSON: the text itself.
     }
-    return { kind: "data", from: raw.from, data, raw: raw.data };
+    return { kind: "data", from: raw.from, data, raw: raw.data, bytes: raw.binary };
   }
   if ("down" in raw) return { kind: "down", pid: raw.down, ref: raw.ref, reason: raw.reason };
   return { kind: "exit", from: raw.exit, reason: raw.reason };

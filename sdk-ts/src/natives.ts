@@ -3,7 +3,7 @@
 
 /** A message as the runner hands it over. */
 export type RawMessage =
-  | { from: bigint; data: string }
+  | { from: bigint; data: string; binary?: Uint8Array }
   | { down: bigint; ref: bigint; reason: string }
   | { exit: bigint; reason: string };
 
@@ -31,6 +31,28 @@ export interface Natives {
   kvDelete(bucket: string, key: string): boolean;
   kvExists(bucket: string, key: string): boolean;
   kvList(bucket: string, prefix?: string, limit?: number): string[];
+  session(): Session | null;
+  respond(status: number, headers: [string, string][], body: string | Uint8Array): void;
+  respondStream(status: number, headers: [string, string][]): void;
+  /** False once the client has gone. */
+  write(chunk: string | Uint8Array): boolean;
+  /** A text frame for a string, a binary one for bytes; false once the client has gone. */
+  sendFrame(data: string | Uint8Array): boolean;
+  utf8Encode(text: string): Uint8Array;
+  utf8Decode(bytes: Uint8Array, fatal?: boolean): string;
+}
+
+/** What a process spawned to serve a client is serving. */
+export interface Session {
+  action: string;
+  params: [string, string][];
+  method: string;
+  path: string;
+  query: string;
+  headers: [string, string][];
+  body: Uint8Array;
+  /** For a WebSocket: the process that holds the socket. */
+  socket: bigint | null;
 }
 
 declare global {

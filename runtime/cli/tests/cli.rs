@@ -32,6 +32,7 @@ fn built() -> &'static Path {
             "ledger",
             "chat",
             "hello-ts",
+            "serve-ts",
         ] {
             let dir = repo().join("examples").join(app);
             let out = rusm(&[
@@ -303,9 +304,20 @@ fn rust_and_typescript_call_each_others_services() {
     }
 }
 
-/// `rusm serve` on `app`, started; the node and the address of its first
-/// HTTP listener. The caller kills the node.
-fn serving(app: &Path) -> (std::process::Child, std::net::SocketAddr) {
+/// A `rusm serve` node, killed when dropped (a failing test leaves none
+/// behind).
+struct Node(std::process::Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `rusm serve` on `app`, started; the node and the addresses of its first
+/// `listeners` listeners, in the order of its config.
+fn serving(app: &Path, listeners: usize) -> (Node, Vec<std::net::SocketAddr>) {
     use std::io::{BufRead, BufReader};
     let mut child = Command::new(env!("CARGO_BIN_EXE_rusm"))
         .args(["serve", app.to_str().unwrap()])
@@ -313,18 +325,24 @@ fn serving(app: &Path) -> (std::process::Child, std::net::SocketAddr) {
         .spawn()
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let node = Node(child);
     let mut line = String::new();
-    let address = loop {
+    let mut addresses = Vec::new();
+    while addresses.len() < listeners {
         line.clear();
         assert!(
             stderr.read_line(&mut line).unwrap() > 0,
             "rusm serve ended early"
         );
-        if let Some(address) = line.trim().strip_prefix("rusm listening on http://") {
-            break address.parse().unwrap();
+        if let Some((_, address)) = line
+            .trim()
+            .strip_prefix("rusm listening on ")
+            .and_then(|l| l.split_once("://"))
+        {
+            addresses.push(address.parse().unwrap());
         }
-    };
-    (child, address)
+    }
+    (node, addresses)
 }
 
 /// Sends `request` (a whole HTTP/1.1 request that asks to close) and reads
@@ -347,13 +365,89 @@ fn serve_answers_http_until_stopped() {
         .replace("127.0.0.1:8080", "127.0.0.1:0")
         .replace("127.0.0.1:8081", "127.0.0.1:0");
     let app = deployed("serve-rs", &config);
-    let (mut node, address) = serving(&app);
+    let (node, address) = serving(&app, 1);
+    let address = address[0];
     let request = "GET /users/7 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
     let answer = rusm_rt::block_on(exchange(address, request.to_string(), 10_000));
-    node.kill().unwrap();
-    node.wait().unwrap();
+    drop(node);
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
     assert!(answer.ends_with("\r\n\r\nuser 7\n"), "{answer}");
+}
+
+/// The concept page's TypeScript handlers on real sockets: the fetch-shaped
+/// HTTP handler, an SSE stream from a ReadableStream, and the WebSocket
+/// echo with a text and a binary frame.
+#[test]
+fn serve_ts_answers_http_sse_and_websocket_clients() {
+    let config = std::fs::read_to_string(built().join("serve-ts/rusm.toml"))
+        .unwrap()
+        .replace("127.0.0.1:8090", "127.0.0.1:0")
+        .replace("127.0.0.1:8091", "127.0.0.1:0")
+        .replace("127.0.0.1:8092", "127.0.0.1:0");
+    let app = deployed("serve-ts", &config);
+    let (node, addresses) = serving(&app, 3);
+    let (hello, ticks, frames) = rusm_rt::block_on(async {
+        let hello = "GET /?who=rusm HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
+        let hello = exchange(addresses[1], hello.to_string(), 10_000).await;
+        let ticks = "GET /lobby?every_ms=50 HTTP/1.1\r\nhost: x\r\n\r\n";
+        let ticks = exchange(addresses[0], ticks.to_string(), 1_000).await;
+        let frames = websocket_echo(addresses[2], &[(1, b"hi"), (2, &[0, 255, 1])]).await;
+        (hello, ticks, frames)
+    });
+    drop(node);
+    assert!(hello.starts_with("HTTP/1.1 200 OK"), "{hello}");
+    assert!(hello.contains("content-type: text/plain"), "{hello}");
+    assert!(hello.ends_with("\r\n\r\nhello, rusm\n"), "{hello}");
+    assert!(ticks.contains("content-type: text/event-stream"), "{ticks}");
+    assert!(
+        ticks.contains("data: lobby tick 0\n\n") && ticks.contains("data: lobby tick 3\n\n"),
+        "{ticks}"
+    );
+    // The server's frames: welcome, then each frame echoed as it came.
+    let mut want = b"\x81\x08welcome\n".to_vec();
+    want.extend_from_slice(b"\x81\x02hi\x82\x03\x00\xff\x01");
+    assert_eq!(frames, want, "{}", String::from_utf8_lossy(&frames));
+}
+
+/// A WebSocket client on a raw socket: the upgrade, and once the 101 is in
+/// (a client may not send frames sooner), each `(opcode, payload)` as a
+/// masked frame; returns the bytes the server sent after its 101 within a
+/// second.
+async fn websocket_echo(address: std::net::SocketAddr, frames: &[(u8, &[u8])]) -> Vec<u8> {
+    use rusm_rt::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = rusm_rt::net::connect(address).await.unwrap();
+    let upgrade = "GET / HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\
+                   sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n";
+    stream.write_all(upgrade.as_bytes()).await.unwrap();
+    let mut received = Vec::new();
+    let head_end = loop {
+        if let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end + 4;
+        }
+        let mut chunk = [0; 1024];
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(
+            n > 0,
+            "closed before a 101: {}",
+            String::from_utf8_lossy(&received)
+        );
+        received.extend_from_slice(&chunk[..n]);
+    };
+    assert!(
+        received.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&received)
+    );
+    for (opcode, payload) in frames {
+        let mask = [1u8, 2, 3, 4];
+        let mut frame = vec![0x80 | opcode, 0x80 | payload.len() as u8];
+        frame.extend_from_slice(&mask);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        stream.write_all(&frame).await.unwrap();
+    }
+    let read = stream.read_to_end(&mut received);
+    let _ = rusm_rt::time::timeout(rusm_rt::time::Duration::from_millis(1_000), read).await;
+    received.split_off(head_end)
 }
 
 /// The chat example on real sockets: a post reaches a live tail, and after
@@ -372,7 +466,8 @@ fn chat_posts_reach_tails_and_survive_a_killed_node() {
         );
         exchange(address, request, 10_000)
     };
-    let (mut node, address) = serving(&app);
+    let (node, address) = serving(&app, 1);
+    let address = address[0];
     let (answer, tailed) = rusm_rt::block_on(async {
         let request = "GET /rooms/lobby/events HTTP/1.1\r\nhost: x\r\n\r\n";
         let tail = rusm_rt::task::spawn(exchange(address, request.to_string(), 1_500));
@@ -385,14 +480,13 @@ fn chat_posts_reach_tails_and_survive_a_killed_node() {
         tailed.contains("data: {\"seq\":1,\"author\":\"ann\",\"text\":\"hi\"}\n\n"),
         "{tailed}"
     );
-    node.kill().unwrap();
-    node.wait().unwrap();
+    drop(node);
 
-    let (mut node, address) = serving(&app);
+    let (node, address) = serving(&app, 1);
+    let address = address[0];
     let request = "GET /rooms/lobby HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
     let history = rusm_rt::block_on(exchange(address, request.to_string(), 10_000));
-    node.kill().unwrap();
-    node.wait().unwrap();
+    drop(node);
     assert!(
         history.ends_with(r#"[{"seq":1,"author":"ann","text":"hi"}]"#),
         "{history}"
