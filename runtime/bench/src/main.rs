@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use rusm_config::{AppConfig, Capabilities, Runtime};
 use rusm_core::{ExitReason, Limits, Message, Node, Pid, Process};
-use rusm_host::{ComponentSource, Host};
+use rusm_host::{ComponentSource, Host, Script};
 use rusm_rt::time::{self, Duration};
 
 /// Processes spawned at once in the spawn benchmarks (below every limit).
@@ -15,16 +15,20 @@ const BATCH: usize = 1_000;
 fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("rusm benchmarks ({cores} cores, release build)");
+    // Built before the runtime starts: precompiling scripts runs a node of
+    // its own.
+    let host = host();
     rusm_rt::block_on(async {
         core_spawn_exit(200_000).await;
         core_round_trips(200_000).await;
-        let host = host();
         component_spawn_exit(&host, 5_000).await;
         guest_round_trips(&host, 50_000).await;
         service_calls(&host, 20_000).await;
         kv_read_modify_writes(&host, 1, 2_000).await;
         kv_read_modify_writes(&host, 16, 250).await;
         pubsub_fan_out(&host, 1_000, 200).await;
+        script_cold_start(&host, 500).await;
+        idle_script_memory(&host, 500).await;
     });
 }
 
@@ -106,24 +110,48 @@ fn repo() -> PathBuf {
 }
 
 /// A host with the components of the apps the benchmarks use, built for
-/// the occasion, its kv store in a fresh file.
+/// the occasion, its kv store in a fresh file. `hello-source` is hello-ts's
+/// `hello` run from its bundle's source rather than its bytecode.
 fn host() -> Host {
     let mut components = Vec::new();
-    for app in ["ping-pong", "faults", "calc", "ledger", "fanout"] {
+    for app in [
+        "ping-pong",
+        "faults",
+        "calc",
+        "ledger",
+        "fanout",
+        "hello-ts",
+    ] {
         let dir = repo().join("examples").join(app);
         let built =
             rusm_build::build_app(&dir, Some(&repo().join("target/guests"))).expect("guest build");
+        let built = rusm_host::precompile(built, Some(&repo().join("target/rusm-cache")))
+            .expect("bytecode");
         let config = AppConfig::load(&dir).expect("rusm.toml");
-        components.extend(built.into_iter().map(|b| ComponentSource {
+        for b in built {
             // The app's grants, but quiet: guest output would only add noise.
-            capabilities: Capabilities {
+            let capabilities = Capabilities {
                 allow_stdio: false,
                 ..config.capabilities(&b.name)
-            },
-            name: b.name,
-            wasm: b.wasm,
-            script: None,
-        }));
+            };
+            if b.name == "hello" {
+                // The runner alone: QuickJS, the prelude, an empty module.
+                components.push(ComponentSource {
+                    name: "empty-script".into(),
+                    wasm: b.wasm.clone(),
+                    capabilities: capabilities.clone(),
+                    script: Some(Script::source(&b"export default () => {};"[..])),
+                });
+                let source = dir.join("wasm/hello.js");
+                components.push(ComponentSource {
+                    name: "hello-source".into(),
+                    wasm: b.wasm.clone(),
+                    capabilities: capabilities.clone(),
+                    script: Some(Script::source(std::fs::read(source).expect("hello.js"))),
+                });
+            }
+            components.push(ComponentSource::from_built(b, capabilities).expect("a component"));
+        }
     }
     let settings = Runtime {
         max_processes: 2 * BATCH + 16,
@@ -282,4 +310,78 @@ async fn pubsub_fan_out(host: &Host, subscribers: u32, messages: u32) {
         "pubsub       fan-out            {:>10.0} /s   ({messages} messages to {subscribers} subscribers, guest to guests)",
         per_second(delivered, elapsed)
     );
+}
+
+/// A TypeScript process that starts and ends at once, one at a time so
+/// each figure is one process's whole life: the runner with an empty
+/// module (its own floor), then hello-ts's `hello` (its bundle with rusm-ts
+/// and @noble/hashes) from bytecode and from source.
+async fn script_cold_start(host: &Host, total: usize) {
+    let me = bench_process(host);
+    let mut per_process = Vec::new();
+    for component in ["empty-script", "hello", "hello-source"] {
+        let start = time::now();
+        for _ in 0..total {
+            host.spawn_monitor(&me, component, br#"{"quiet": true}"#.to_vec())
+                .expect("spawn");
+            await_downs(&me, 1).await;
+        }
+        let elapsed = time::now() - start;
+        let each_us = elapsed.as_secs_f64() * 1e6 / total as f64;
+        per_process.push(each_us);
+        let (how, what) = match component {
+            "empty-script" => ("empty", "the runner with an empty module"),
+            "hello" => ("bytecode", "hello-ts's bundle as bytecode"),
+            _ => ("source", "hello-ts's bundle as JavaScript source"),
+        };
+        println!(
+            "typescript   cold start ({how:<8}) {each_us:>9.0} us   ({total} processes, one at a time: {what})"
+        );
+    }
+    println!(
+        "typescript   source / bytecode      {:>9.2}x",
+        per_process[2] / per_process[1]
+    );
+}
+
+/// The memory an idle TypeScript process holds: the node's resident set
+/// before and after `count` hello-ts processes that wait in `receive`.
+async fn idle_script_memory(host: &Host, count: usize) {
+    let me = bench_process(host);
+    let before = resident_bytes();
+    let init = format!(r#"{{"idle": {}}}"#, me.pid().as_raw());
+    let mut pids = Vec::new();
+    for _ in 0..count {
+        pids.push(
+            host.spawn_monitor(&me, "hello", init.clone().into_bytes())
+                .expect("spawn")
+                .0,
+        );
+    }
+    let mut up = 0;
+    while up < count {
+        if let Message::Data { .. } = me.receive().await {
+            up += 1;
+        }
+    }
+    let after = resident_bytes();
+    for pid in pids {
+        me.exit(pid, ExitReason::Killed).expect("kill");
+    }
+    await_downs(&me, count).await;
+    println!(
+        "typescript   idle process memory  {:>9.0} KiB  (resident set growth over {count} hello-ts processes waiting in receive)",
+        (after.saturating_sub(before)) as f64 / count as f64 / 1024.0
+    );
+}
+
+/// This process's resident set, from /proc.
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("statm's resident field");
+    pages * 4096
 }

@@ -106,7 +106,8 @@ pub fn precompile(
 /// Compiles the JavaScript module `source` to the bytecode of the runner at
 /// `runner`, by running that runner once in compile mode: only the engine
 /// that will read the bytecode writes it. A syntax error is an error that
-/// says where.
+/// says where. It runs a node of its own to completion: call it outside an
+/// async runtime.
 pub fn compile(
     runner: &Path,
     name: &str,

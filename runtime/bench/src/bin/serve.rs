@@ -5,6 +5,9 @@
 //!   component that gives the same answer (one fresh instance per request),
 //!   with the same load: keep-alive connections, each sending requests back
 //!   to back. Prints req/s, p50/p99 latency and the ratio.
+//! - HTTP hello in TypeScript: the concept page's fetch-shaped handler
+//!   (examples/serve-ts, `web`), one runner process per request, beside
+//!   the Rust figure.
 //! - WebSocket echo round trips/s (one process per connection).
 //! - SSE events/s (the concept page's `events` loop).
 //!
@@ -28,6 +31,8 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 /// Keep-alive connections the HTTP load spreads over.
 const CONNECTIONS: usize = 16;
 const REQUESTS: usize = 20_000;
+/// A TypeScript request costs a QuickJS start: fewer make the figure.
+const TS_REQUESTS: usize = 4_000;
 const WS_CONNECTIONS: usize = 16;
 const WS_ROUNDS: usize = 2_000;
 const SSE_STREAMS: usize = 4;
@@ -44,19 +49,24 @@ fn main() {
     let peer = flag("--wasmtime").zip(flag("--peer"));
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("rusm serving benchmarks ({cores} cores, release build, loopback)");
+    // Built before the runtime starts: precompiling scripts runs a node of
+    // its own.
+    let serve_rs = app("serve-rs");
+    let serve_ts = app("serve-ts");
     rusm_rt::block_on(async {
-        let (host, server) = serve_rs().await;
+        let (host, server) = serve_app(serve_rs).await;
         let http = address(&server, rusm_config::ListenerKind::Http);
         let ws = address(&server, rusm_config::ListenerKind::Ws);
-        let rusm = http_load(http).await;
-        rusm.print("rusm (serve-rs, api#show)");
+        let rusm = http_load(http, "/users/7", b"user 7\n", REQUESTS).await;
+        rusm.print("rusm (serve-rs, api#show)", REQUESTS);
         match peer {
             Some((wasmtime, component)) => {
                 let mut child = wasmtime_serve(&wasmtime, &component).await;
-                let peer = http_load(PEER_ADDRESS.parse().expect("an address")).await;
+                let peer = PEER_ADDRESS.parse().expect("an address");
+                let peer = http_load(peer, "/users/7", b"user 7\n", REQUESTS).await;
                 let _ = child.kill();
                 let _ = child.wait();
-                peer.print("wasmtime serve (wasi:http)");
+                peer.print("wasmtime serve (wasi:http)", REQUESTS);
                 println!(
                     "http hello   rusm / wasmtime serve    {:>8.2}x req/s   p99 {:.2}x",
                     rusm.per_second / peer.per_second,
@@ -71,6 +81,19 @@ fn main() {
         sse_events(http).await;
         drop(server);
         drop(host);
+        // TypeScript: the concept page's handler (the second HTTP listener
+        // of serve-ts; the first streams SSE).
+        let (host, server) = serve_app(serve_ts).await;
+        let web = server.bound()[1].address;
+        let ts = http_load(web, "/?who=bench", b"hello, bench\n", TS_REQUESTS).await;
+        ts.print("rusm TS (serve-ts, web)", TS_REQUESTS);
+        println!(
+            "http hello   TypeScript / Rust        {:>8.2}x req/s   p99 {:.2}x",
+            ts.per_second / rusm.per_second,
+            ts.p99_us / rusm.p99_us
+        );
+        drop(server);
+        drop(host);
     });
 }
 
@@ -78,9 +101,9 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// examples/serve-rs on ephemeral ports, quiet.
-async fn serve_rs() -> (Host, Server) {
-    let dir = repo().join("examples/serve-rs");
+/// An example app, built, with its config set for ephemeral ports.
+fn app(name: &str) -> (AppConfig, Vec<ComponentSource>) {
+    let dir = repo().join("examples").join(name);
     let mut config = AppConfig::load(&dir).expect("rusm.toml");
     for listener in &mut config.serve {
         listener.address = "127.0.0.1:0".parse().expect("an address");
@@ -88,18 +111,23 @@ async fn serve_rs() -> (Host, Server) {
     }
     let built =
         rusm_build::build_app(&dir, Some(&repo().join("target/guests"))).expect("guest build");
+    let built =
+        rusm_host::precompile(built, Some(&repo().join("target/rusm-cache"))).expect("bytecode");
     let components = built
         .into_iter()
-        .map(|b| ComponentSource {
-            capabilities: Capabilities {
+        .map(|b| {
+            let capabilities = Capabilities {
                 allow_stdio: false,
                 ..config.capabilities(&b.name)
-            },
-            name: b.name,
-            wasm: b.wasm,
-            script: None,
+            };
+            ComponentSource::from_built(b, capabilities).expect("a component")
         })
         .collect();
+    (config, components)
+}
+
+/// An app served, quiet.
+async fn serve_app((config, components): (AppConfig, Vec<ComponentSource>)) -> (Host, Server) {
     let host = Host::builder(config.runtime.clone())
         .cache_dir(repo().join("target/rusm-cache"))
         .build(components)
@@ -151,24 +179,30 @@ struct Figures {
 }
 
 impl Figures {
-    fn print(&self, what: &str) {
+    fn print(&self, what: &str, requests: usize) {
         println!(
-            "http hello   {what:<28} {:>8.0} req/s   p50 {:>7.1} us   p99 {:>7.1} us   ({REQUESTS} requests, {CONNECTIONS} keep-alive connections)",
+            "http hello   {what:<28} {:>8.0} req/s   p50 {:>7.1} us   p99 {:>7.1} us   ({requests} requests, {CONNECTIONS} keep-alive connections)",
             self.per_second, self.p50_us, self.p99_us
         );
     }
 }
 
-/// `GET /users/7` on `CONNECTIONS` keep-alive connections, back to back.
-async fn http_load(address: SocketAddr) -> Figures {
+/// `GET <path>` on `CONNECTIONS` keep-alive connections, back to back,
+/// each answer checked against `expected`.
+async fn http_load(
+    address: SocketAddr,
+    path: &'static str,
+    expected: &'static [u8],
+    requests: usize,
+) -> Figures {
     let start = time::now();
     let mut tasks = Vec::new();
     for _ in 0..CONNECTIONS {
         tasks.push(rusm_rt::task::spawn(async move {
             let mut sender = http_client(address).await;
-            let mut latencies = Vec::with_capacity(REQUESTS / CONNECTIONS);
-            for _ in 0..REQUESTS / CONNECTIONS {
-                let request = http::Request::get("/users/7")
+            let mut latencies = Vec::with_capacity(requests / CONNECTIONS);
+            for _ in 0..requests / CONNECTIONS {
+                let request = http::Request::get(path)
                     .header("host", "bench")
                     .body(Empty::<Bytes>::new())
                     .expect("a request");
@@ -182,13 +216,13 @@ async fn http_load(address: SocketAddr) -> Figures {
                     .await
                     .expect("a body")
                     .to_bytes();
-                assert_eq!(&body[..], b"user 7\n");
+                assert_eq!(&body[..], expected);
                 latencies.push(time::now() - sent);
             }
             latencies
         }));
     }
-    let mut latencies = Vec::with_capacity(REQUESTS);
+    let mut latencies = Vec::with_capacity(requests);
     for task in tasks {
         latencies.extend(task.await.expect("a load task"));
     }
