@@ -22,6 +22,8 @@ cargo clippy --all-targets -- -D warnings
 
 step "clippy (guests, wasm32-wasip2)"
 for app in sdk-rs/rusm-rs/ examples/*/; do
+    # An app of TypeScript components only has no cargo workspace.
+    [ -f "$app/Cargo.toml" ] || continue
     cargo clippy --manifest-path "$app/Cargo.toml" --target wasm32-wasip2 \
         --target-dir target/guests -- -D warnings
 done
