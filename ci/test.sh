@@ -34,8 +34,15 @@ RQUICKJS_SYS_NO_WASI_SDK=1 CC_wasm32_wasip2=clang-19 AR_wasm32_wasip2=llvm-ar-19
     cargo clippy --manifest-path runner/Cargo.toml --release --target wasm32-wasip2 \
     --target-dir target/runner -- -D warnings
 
-step "rusm-ts (bun test: the wire vectors rusm-wire is held to)"
-(cd sdk-ts && ../.tools/node_modules/.bin/bun test)
+step "rusm-ts: bun test (the wire vectors rusm-wire is held to, URL against Bun's), tsc over it and the examples' TypeScript, its .d.ts"
+(
+    cd sdk-ts
+    bun=../.tools/node_modules/.bin/bun
+    "$bun" install --frozen-lockfile
+    "$bun" test
+    "$bun" run check
+    "$bun" run types
+)
 
 step "under simulation (madsim): the actor core's tests, every scenario replayed twice per seed over a 100-seed sweep, and rusm sim across processes"
 # Its own target dir: a different RUSTFLAGS would otherwise rebuild the

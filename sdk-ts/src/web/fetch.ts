@@ -39,7 +39,7 @@ abstract class Body {
   get body(): ReadableStream<Uint8Array | string> | null {
     const body = this.#body;
     if (body === null || body instanceof ReadableStream) return body;
-    this.#body = ReadableStream.from([body]);
+    this.#body = ReadableStream.from<Uint8Array | string>([body]);
     return this.#body;
   }
 
