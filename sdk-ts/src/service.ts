@@ -30,7 +30,7 @@ export class CallError extends Error {
   }
 }
 
-// biome-ignore lint: any function
+// Any function at all: a method of any parameters.
 type Fn = (...args: any[]) => any;
 
 /** What a call of a method returns to the client: a stream for a generator, else a promise. */

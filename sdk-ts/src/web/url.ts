@@ -138,7 +138,7 @@ function parse(input: string, base?: Parts): Parts {
     if (!base) fail(original);
     return relative(input, base, original);
   }
-  return tail(parts, rest, original);
+  return tail(parts, rest);
 }
 
 function authorityInto(parts: Parts, auth: string, special: boolean, input: string): void {
@@ -167,7 +167,7 @@ function authorityInto(parts: Parts, auth: string, special: boolean, input: stri
   parts.hasHost = true;
 }
 
-function tail(parts: Parts, rest: string, input: string): Parts {
+function tail(parts: Parts, rest: string): Parts {
   const special = parts.protocol in SPECIAL;
   const [path, query, hash] = splitTail(rest);
   const raw = special ? path.replace(/\\/g, "/") : path;
@@ -176,7 +176,6 @@ function tail(parts: Parts, rest: string, input: string): Parts {
   if (special && parts.segments.length === 0) parts.segments = [""];
   parts.search = query === null ? "" : `?${percentEncode(query, special ? SPECIAL_QUERY : QUERY)}`;
   parts.hash = hash === null ? "" : `#${percentEncode(hash, FRAGMENT)}`;
-  void input;
   return parts;
 }
 
@@ -194,16 +193,16 @@ function relative(input: string, base: Parts, original: string): Parts {
     const end = rest.search(special ? /[/\\?#]/ : /[/?#]/);
     const fresh: Parts = { ...parts, username: "", password: "", port: "", search: "", segments: [] };
     authorityInto(fresh, end >= 0 ? rest.slice(0, end) : rest, special, original);
-    return tail(fresh, end >= 0 ? rest.slice(end) : "", original);
+    return tail(fresh, end >= 0 ? rest.slice(end) : "");
   }
-  if (slash.test(input)) return tail({ ...parts, search: "" }, input, original);
+  if (slash.test(input)) return tail({ ...parts, search: "" }, input);
   if (input === "" || input.startsWith("#")) {
     parts.hash = input === "" ? "" : `#${percentEncode(input.slice(1), FRAGMENT)}`;
     return parts;
   }
-  if (input.startsWith("?")) return tail(parts, `/${(base.segments ?? []).join("/")}${input}`, original);
+  if (input.startsWith("?")) return tail(parts, `/${(base.segments ?? []).join("/")}${input}`);
   const dir = (base.segments ?? []).slice(0, -1);
-  return tail({ ...parts, search: "" }, `/${[...dir, input].join("/")}`, original);
+  return tail({ ...parts, search: "" }, `/${[...dir, input].join("/")}`);
 }
 
 export class URL {
