@@ -37,9 +37,15 @@ RQUICKJS_SYS_NO_WASI_SDK=1 CC_wasm32_wasip2=clang-19 AR_wasm32_wasip2=llvm-ar-19
 step "rusm-ts: bun test (the wire vectors rusm-wire is held to, URL against Bun's), tsc over it and the examples' TypeScript, its .d.ts"
 (
     cd sdk-ts
-    bun=../.tools/node_modules/.bin/bun
+    bun="$PWD/../.tools/node_modules/.bin/bun"
     "$bun" install --frozen-lockfile
     "$bun" test
+    # The examples' npm imports, for tsc (rusm build installs them too).
+    for component in ../examples/*/components/*/; do
+        if [ -f "$component/bun.lock" ]; then
+            (cd "$component" && "$bun" install --frozen-lockfile)
+        fi
+    done
     "$bun" run check
     "$bun" run types
 )
