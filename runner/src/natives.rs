@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use rquickjs::function::Opt;
 use rquickjs::{BigInt, Ctx, Exception, FromJs, Function, Object, Result, TypedArray, Value};
 
+use crate::bindings::rusm::runtime::crypto::{self, Hash};
 use crate::bindings::rusm::runtime::{kv, process, serving};
 
 /// Installs `__rusm` on the global object.
@@ -78,6 +79,18 @@ pub fn install(ctx: &Ctx<'_>) -> Result<()> {
     rusm.set("sendFrame", Function::new(ctx.clone(), send_frame)?)?;
     rusm.set("utf8Encode", Function::new(ctx.clone(), utf8_encode)?)?;
     rusm.set("utf8Decode", Function::new(ctx.clone(), utf8_decode)?)?;
+    rusm.set("randomBytes", Function::new(ctx.clone(), random_bytes)?)?;
+    rusm.set("digest", Function::new(ctx.clone(), digest)?)?;
+    rusm.set("hmacSign", Function::new(ctx.clone(), hmac_sign)?)?;
+    rusm.set("hmacVerify", Function::new(ctx.clone(), hmac_verify)?)?;
+    rusm.set(
+        "aesGcmEncrypt",
+        Function::new(ctx.clone(), aes_gcm_encrypt)?,
+    )?;
+    rusm.set(
+        "aesGcmDecrypt",
+        Function::new(ctx.clone(), aes_gcm_decrypt)?,
+    )?;
     ctx.globals().set("__rusm", rusm)?;
     Ok(())
 }
@@ -184,6 +197,87 @@ fn utf8_encode(ctx: Ctx<'_>, text: String) -> Result<TypedArray<'_, u8>> {
 /// Writes a chunk of a streamed response; false once the client has gone.
 fn write<'js>(ctx: Ctx<'js>, chunk: Value<'js>) -> Result<bool> {
     Ok(serving::write(&bytes_of(&ctx, chunk)?))
+}
+
+/// `n` random bytes (at most 65536, as getRandomValues allows).
+fn random_bytes(ctx: Ctx<'_>, n: f64) -> Result<TypedArray<'_, u8>> {
+    if !(0.0..=65536.0).contains(&n) {
+        return Err(Exception::throw_range(
+            &ctx,
+            "at most 65536 random bytes at a time",
+        ));
+    }
+    let mut bytes = vec![0; n as usize];
+    getrandom::fill(&mut bytes).map_err(|e| refused(&ctx, &format!("no randomness: {e}")))?;
+    TypedArray::new(ctx, bytes)
+}
+
+/// A hash by its Web Crypto name ("SHA-256").
+fn hash(ctx: &Ctx<'_>, name: &str) -> Result<Hash> {
+    match name.to_ascii_uppercase().as_str() {
+        "SHA-1" => Ok(Hash::Sha1),
+        "SHA-256" => Ok(Hash::Sha256),
+        "SHA-384" => Ok(Hash::Sha384),
+        "SHA-512" => Ok(Hash::Sha512),
+        _ => Err(Exception::throw_type(
+            ctx,
+            &format!("unsupported hash {name:?} (SHA-1, SHA-256, SHA-384 or SHA-512)"),
+        )),
+    }
+}
+
+fn digest<'js>(ctx: Ctx<'js>, name: String, data: Value<'js>) -> Result<TypedArray<'js, u8>> {
+    let out = crypto::digest(hash(&ctx, &name)?, &bytes_of(&ctx, data)?);
+    TypedArray::new(ctx, out)
+}
+
+fn hmac_sign<'js>(
+    ctx: Ctx<'js>,
+    name: String,
+    key: Value<'js>,
+    data: Value<'js>,
+) -> Result<TypedArray<'js, u8>> {
+    let (key, data) = (bytes_of(&ctx, key)?, bytes_of(&ctx, data)?);
+    let out = crypto::hmac_sign(hash(&ctx, &name)?, &key, &data).map_err(|e| refused(&ctx, &e))?;
+    TypedArray::new(ctx, out)
+}
+
+fn hmac_verify<'js>(
+    ctx: Ctx<'js>,
+    name: String,
+    key: Value<'js>,
+    data: Value<'js>,
+    signature: Value<'js>,
+) -> Result<bool> {
+    let (key, data) = (bytes_of(&ctx, key)?, bytes_of(&ctx, data)?);
+    let signature = bytes_of(&ctx, signature)?;
+    crypto::hmac_verify(hash(&ctx, &name)?, &key, &data, &signature).map_err(|e| refused(&ctx, &e))
+}
+
+fn aes_gcm_encrypt<'js>(
+    ctx: Ctx<'js>,
+    key: Value<'js>,
+    iv: Value<'js>,
+    aad: Value<'js>,
+    data: Value<'js>,
+) -> Result<TypedArray<'js, u8>> {
+    let (key, iv) = (bytes_of(&ctx, key)?, bytes_of(&ctx, iv)?);
+    let (aad, data) = (bytes_of(&ctx, aad)?, bytes_of(&ctx, data)?);
+    let out = crypto::aes_gcm_encrypt(&key, &iv, &aad, &data).map_err(|e| refused(&ctx, &e))?;
+    TypedArray::new(ctx, out)
+}
+
+fn aes_gcm_decrypt<'js>(
+    ctx: Ctx<'js>,
+    key: Value<'js>,
+    iv: Value<'js>,
+    aad: Value<'js>,
+    data: Value<'js>,
+) -> Result<TypedArray<'js, u8>> {
+    let (key, iv) = (bytes_of(&ctx, key)?, bytes_of(&ctx, iv)?);
+    let (aad, data) = (bytes_of(&ctx, aad)?, bytes_of(&ctx, data)?);
+    let out = crypto::aes_gcm_decrypt(&key, &iv, &aad, &data).map_err(|e| refused(&ctx, &e))?;
+    TypedArray::new(ctx, out)
 }
 
 /// Bytes as text: invalid UTF-8 is replaced, or with `fatal` throws.

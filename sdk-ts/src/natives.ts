@@ -40,6 +40,13 @@ export interface Natives {
   sendFrame(data: string | Uint8Array): boolean;
   utf8Encode(text: string): Uint8Array;
   utf8Decode(bytes: Uint8Array, fatal?: boolean): string;
+  /** At most 65536 bytes from WASI's random. */
+  randomBytes(n: number): Uint8Array;
+  digest(hash: string, data: Uint8Array): Uint8Array;
+  hmacSign(hash: string, key: Uint8Array, data: Uint8Array): Uint8Array;
+  hmacVerify(hash: string, key: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean;
+  aesGcmEncrypt(key: Uint8Array, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  aesGcmDecrypt(key: Uint8Array, iv: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array;
 }
 
 /** What a process spawned to serve a client is serving. */

@@ -24,6 +24,7 @@
 //! });
 //! ```
 
+mod crypto;
 mod engine;
 pub mod gate;
 mod imports;

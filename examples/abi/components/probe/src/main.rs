@@ -12,7 +12,7 @@ mod bindings {
     });
 }
 
-use bindings::rusm::runtime::{kv, process, script, serving};
+use bindings::rusm::runtime::{crypto, kv, process, script, serving};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -72,6 +72,20 @@ fn call(import: &str, peer: u64) -> Result<(), String> {
         "kv.list" => drop(kv::list("probe", "", 10)?),
         "script.source" => drop(script::source()),
         "script.compiled" => script::compiled(b"probe")?,
+        "crypto.digest" => drop(crypto::digest(crypto::Hash::Sha256, b"probe")),
+        "crypto.hmac-sign" => drop(crypto::hmac_sign(crypto::Hash::Sha256, b"key", b"probe")?),
+        "crypto.hmac-verify" => drop(crypto::hmac_verify(
+            crypto::Hash::Sha256,
+            b"key",
+            b"probe",
+            b"",
+        )?),
+        "crypto.aes-gcm-encrypt" => {
+            drop(crypto::aes_gcm_encrypt(&[0; 16], &[0; 12], b"", b"probe")?)
+        }
+        "crypto.aes-gcm-decrypt" => {
+            drop(crypto::aes_gcm_decrypt(&[0; 16], &[0; 12], b"", b"probe"))
+        }
         "stdio" => println!("probe"),
         "filesystem" => drop(std::fs::read_dir("/").map_err(|e| e.to_string())?),
         "sockets" => drop(std::net::TcpStream::connect("127.0.0.1:80").map_err(|e| e.to_string())?),
