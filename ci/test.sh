@@ -30,7 +30,7 @@ done
 
 # The runner compiles QuickJS with Debian's clang (as rusm_build::build_runner does).
 RQUICKJS_SYS_NO_WASI_SDK=1 CC_wasm32_wasip2=clang-19 AR_wasm32_wasip2=llvm-ar-19 \
-    CFLAGS_wasm32_wasip2="--target=wasm32-wasip1 -isystem /usr/include/wasm32-wasi -Os" \
+    CFLAGS_wasm32_wasip2="--target=wasm32-wasip1 -isystem /usr/include/wasm32-wasi -Os -DNDEBUG" \
     cargo clippy --manifest-path runner/Cargo.toml --release --target wasm32-wasip2 \
     --target-dir target/runner -- -D warnings
 

@@ -367,14 +367,26 @@ fn runner_dir() -> PathBuf {
 /// clang-19 against wasi-libc (`ci/setup.sh` installs them), not with a
 /// WASI SDK download.
 pub fn build_runner(target_dir: &Path) -> Result<PathBuf, BuildError> {
+    // The runner's bytes must not depend on where the repository is: a
+    // QuickJS data segment that grows with a path moves its objects, and
+    // QuickJS hashes shapes by address, so a process's fuel (simulated CPU
+    // time) would differ from one checkout to the next. So: asserts (and
+    // their __FILE__ strings) compiled out, the one path left mapped away,
+    // and the target dir canonical (as cargo writes it into OUT_DIR).
+    std::fs::create_dir_all(target_dir)
+        .map_err(|e| BuildError(format!("cannot create {}: {e}", target_dir.display())))?;
+    let target_dir = &target_dir
+        .canonicalize()
+        .map_err(|e| BuildError(format!("{}: {e}", target_dir.display())))?;
+    let cflags = format!(
+        "--target=wasm32-wasip1 -isystem /usr/include/wasm32-wasi -Os -DNDEBUG -ffile-prefix-map={}=/target",
+        target_dir.display()
+    );
     let status = guest_build(&runner_dir().join("Cargo.toml"), target_dir)
         .env("RQUICKJS_SYS_NO_WASI_SDK", "1")
         .env("CC_wasm32_wasip2", "clang-19")
         .env("AR_wasm32_wasip2", "llvm-ar-19")
-        .env(
-            "CFLAGS_wasm32_wasip2",
-            "--target=wasm32-wasip1 -isystem /usr/include/wasm32-wasi -Os",
-        )
+        .env("CFLAGS_wasm32_wasip2", cflags)
         .status()
         .map_err(|e| BuildError(format!("the runner: cannot run cargo: {e}")))?;
     if !status.success() {

@@ -127,7 +127,12 @@ fn cached(engine: &Engine, wasm: &[u8], dir: &Path) -> wasmtime::Result<Componen
     }
     let component = Component::from_binary(engine, wasm)?;
     std::fs::create_dir_all(dir)?;
-    let partial = path.with_extension(format!("partial-{}", std::process::id()));
+    // Unique per write: hosts built at once in one process (tests do) would
+    // otherwise write, and rename away, the same partial file under each
+    // other (seen: a rename that found its file gone).
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let write = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let partial = path.with_extension(format!("partial-{}-{write}", std::process::id()));
     std::fs::write(&partial, component.serialize()?)?;
     std::fs::rename(&partial, &path)?;
     Ok(component)
