@@ -324,13 +324,18 @@ fn rust_and_typescript_call_each_others_services() {
 }
 
 /// A `rusm serve` node, killed when dropped (a failing test leaves none
-/// behind).
-struct Node(std::process::Child);
+/// behind). It holds the node's stderr open: a node that prints to a closed
+/// pipe dies of it (seen: the line of a second listener, printed after the
+/// test had read the first and let go of the pipe).
+struct Node {
+    child: std::process::Child,
+    _stderr: std::io::BufReader<std::process::ChildStderr>,
+}
 
 impl Drop for Node {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -344,7 +349,6 @@ fn serving(app: &Path, listeners: usize) -> (Node, Vec<std::net::SocketAddr>) {
         .spawn()
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let node = Node(child);
     let mut line = String::new();
     let mut addresses = Vec::new();
     while addresses.len() < listeners {
@@ -361,6 +365,10 @@ fn serving(app: &Path, listeners: usize) -> (Node, Vec<std::net::SocketAddr>) {
             addresses.push(address.parse().unwrap());
         }
     }
+    let node = Node {
+        child,
+        _stderr: stderr,
+    };
     (node, addresses)
 }
 
