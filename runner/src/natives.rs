@@ -13,6 +13,7 @@ use rquickjs::function::Opt;
 use rquickjs::{BigInt, Ctx, Exception, FromJs, Function, Object, Result, TypedArray, Value};
 
 use crate::bindings::rusm::runtime::crypto::{self, Hash};
+use crate::bindings::rusm::runtime::fetch;
 use crate::bindings::rusm::runtime::{kv, process, serving};
 
 /// Installs `__rusm` on the global object.
@@ -85,12 +86,17 @@ pub fn install(ctx: &Ctx<'_>) -> Result<()> {
     rusm.set("hmacVerify", Function::new(ctx.clone(), hmac_verify)?)?;
     rusm.set(
         "aesGcmEncrypt",
-        Function::new(ctx.clone(), aes_gcm_encrypt)?,
+        Function::new(ctx.clone(), |ctx, key, iv, aad, data| {
+            aes_gcm(ctx, crypto::aes_gcm_encrypt, [key, iv, aad, data])
+        })?,
     )?;
     rusm.set(
         "aesGcmDecrypt",
-        Function::new(ctx.clone(), aes_gcm_decrypt)?,
+        Function::new(ctx.clone(), |ctx, key, iv, aad, data| {
+            aes_gcm(ctx, crypto::aes_gcm_decrypt, [key, iv, aad, data])
+        })?,
     )?;
+    rusm.set("fetchStart", Function::new(ctx.clone(), fetch_start)?)?;
     ctx.globals().set("__rusm", rusm)?;
     Ok(())
 }
@@ -99,8 +105,9 @@ fn self_pid(ctx: Ctx<'_>) -> Result<BigInt<'_>> {
     BigInt::from_u64(ctx, process::self_pid())
 }
 
-fn send(to: Value<'_>, data: String) -> Result<()> {
-    process::send(pid(&to)?, data.as_bytes());
+/// Sends a string (as UTF-8) or the bytes of a `Uint8Array`.
+fn send<'js>(ctx: Ctx<'js>, to: Value<'js>, data: Value<'js>) -> Result<()> {
+    process::send(pid(&to)?, &bytes_of(&ctx, data)?);
     Ok(())
 }
 
@@ -254,30 +261,48 @@ fn hmac_verify<'js>(
     crypto::hmac_verify(hash(&ctx, &name)?, &key, &data, &signature).map_err(|e| refused(&ctx, &e))
 }
 
-fn aes_gcm_encrypt<'js>(
-    ctx: Ctx<'js>,
-    key: Value<'js>,
-    iv: Value<'js>,
-    aad: Value<'js>,
-    data: Value<'js>,
-) -> Result<TypedArray<'js, u8>> {
-    let (key, iv) = (bytes_of(&ctx, key)?, bytes_of(&ctx, iv)?);
-    let (aad, data) = (bytes_of(&ctx, aad)?, bytes_of(&ctx, data)?);
-    let out = crypto::aes_gcm_encrypt(&key, &iv, &aad, &data).map_err(|e| refused(&ctx, &e))?;
+/// The host's AES-GCM encrypt or decrypt, over (key, iv, aad, data).
+type AesGcm = fn(&[u8], &[u8], &[u8], &[u8]) -> core::result::Result<Vec<u8>, String>;
+
+/// AES-GCM one way or the other.
+fn aes_gcm<'js>(ctx: Ctx<'js>, op: AesGcm, args: [Value<'js>; 4]) -> Result<TypedArray<'js, u8>> {
+    let [key, iv, aad, data] = args.map(|a| bytes_of(&ctx, a));
+    let out = op(&key?, &iv?, &aad?, &data?).map_err(|e| refused(&ctx, &e))?;
     TypedArray::new(ctx, out)
 }
 
-fn aes_gcm_decrypt<'js>(
+/// Starts an outbound request: `fetchStart(method, url, headers, body,
+/// streamed, redirect)`, with `body` null, a string or bytes and
+/// `redirect` "follow", "manual" or "error"; the pid of its fetch process.
+fn fetch_start<'js>(
     ctx: Ctx<'js>,
-    key: Value<'js>,
-    iv: Value<'js>,
-    aad: Value<'js>,
-    data: Value<'js>,
-) -> Result<TypedArray<'js, u8>> {
-    let (key, iv) = (bytes_of(&ctx, key)?, bytes_of(&ctx, iv)?);
-    let (aad, data) = (bytes_of(&ctx, aad)?, bytes_of(&ctx, data)?);
-    let out = crypto::aes_gcm_decrypt(&key, &iv, &aad, &data).map_err(|e| refused(&ctx, &e))?;
-    TypedArray::new(ctx, out)
+    method: String,
+    url: String,
+    headers: Vec<Vec<String>>,
+    body: Value<'js>,
+    streamed: bool,
+    redirect: String,
+) -> Result<BigInt<'js>> {
+    let body = if body.is_null() || body.is_undefined() {
+        None
+    } else {
+        Some(bytes_of(&ctx, body)?)
+    };
+    let redirect = match redirect.as_str() {
+        "manual" => fetch::Redirect::Manual,
+        "error" => fetch::Redirect::Error,
+        _ => fetch::Redirect::Follow,
+    };
+    let request = fetch::Request {
+        method,
+        url,
+        headers: header_list(headers),
+        body,
+        streamed_body: streamed,
+        redirect,
+    };
+    let carrier = fetch::start(&request).map_err(|e| refused(&ctx, &e))?;
+    BigInt::from_u64(ctx, carrier)
 }
 
 /// Bytes as text: invalid UTF-8 is replaced, or with `fatal` throws.

@@ -11,7 +11,7 @@ export interface Natives {
   now(): number;
   self(): bigint;
   init(): string;
-  send(to: bigint, data: string): void;
+  send(to: bigint, data: string | Uint8Array): void;
   /** Synchronous: the next message; with ms >= 0, null once ms pass. */
   wait(ms: number): RawMessage | null;
   receive(ms?: number): Promise<RawMessage | null>;
@@ -47,6 +47,15 @@ export interface Natives {
   hmacVerify(hash: string, key: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean;
   aesGcmEncrypt(key: Uint8Array, iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array;
   aesGcmDecrypt(key: Uint8Array, iv: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array;
+  /** Starts an outbound request; the pid of the fetch process carrying it. Throws the host's refusal. */
+  fetchStart(
+    method: string,
+    url: string,
+    headers: [string, string][],
+    body: Uint8Array | null,
+    streamed: boolean,
+    redirect: "follow" | "manual" | "error",
+  ): bigint;
 }
 
 /** What a process spawned to serve a client is serving. */

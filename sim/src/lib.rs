@@ -17,6 +17,7 @@ mod client;
 mod run;
 mod scenario;
 mod trace;
+pub mod upstream;
 
 #[cfg(madsim)]
 pub use run::check_determinism;

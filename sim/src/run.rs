@@ -62,6 +62,8 @@ struct App {
     listeners: Vec<Listener>,
     /// `[storage]`, whose file each run keeps apart ([`ScratchStore`]).
     storage: Storage,
+    /// `[fetch]`.
+    fetch: rusm_config::Fetch,
 }
 
 /// A kv file for one run alone, removed with it: every run starts from an
@@ -124,6 +126,7 @@ impl App {
             listeners: config.serve,
             runtime: config.runtime,
             storage: config.storage,
+            fetch: config.fetch,
         })
     }
 
@@ -160,6 +163,7 @@ impl App {
             .observer(recorder.clone())
             .cache_dir(repo().join("target/rusm-cache"))
             .storage(&store.0, &storage)
+            .fetch(self.fetch)
             .build(self.components.clone())
             .map_err(|e| e.to_string())
     }
@@ -275,6 +279,22 @@ async fn drive(
 ) -> (Vec<String>, Trace) {
     recorder.start();
     let start = rusm_rt::time::now();
+    let _upstream = match scenario.upstream {
+        None => None,
+        Some(address) => {
+            let notes = recorder.clone();
+            let log = move |line: String| notes.note(format_args!("upstream: {line}"));
+            match crate::upstream::Upstream::start(address, log).await {
+                Ok(upstream) => Some(upstream),
+                Err(e) => {
+                    recorder.note(format_args!(
+                        "expect FAILED: the upstream did not start: {e}"
+                    ));
+                    None
+                }
+            }
+        }
+    };
     let server = app.start(&host).await.unwrap_or_else(|e| {
         recorder.note(format_args!("expect FAILED: {e}"));
         None

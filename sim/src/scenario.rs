@@ -22,6 +22,9 @@ pub struct Scenario {
     pub runtime: toml::Table,
     /// `[components.<name>]` tables laid over the app's (a resident, say).
     pub components: toml::Table,
+    /// Where the mock upstream server (`rusm_sim::upstream`) listens, for
+    /// an app that fetches: its requests appear in the trace.
+    pub upstream: Option<std::net::SocketAddr>,
     /// The steps, in time order.
     pub steps: Vec<Step>,
 }
@@ -113,6 +116,8 @@ struct File {
     runtime: toml::Table,
     #[serde(default)]
     components: toml::Table,
+    #[serde(default)]
+    upstream: Option<String>,
     #[serde(default, rename = "step")]
     steps: Vec<RawStep>,
 }
@@ -180,7 +185,16 @@ impl Scenario {
         if !steps.is_sorted_by_key(|s| s.at_ms) {
             return Err(ScenarioError("steps must be in time order".into()));
         }
+        let upstream = file
+            .upstream
+            .map(|address| {
+                address.parse().map_err(|_| {
+                    ScenarioError(format!("upstream: {address:?} is not an ip:port address"))
+                })
+            })
+            .transpose()?;
         Ok(Scenario {
+            upstream,
             description: file.description,
             app: file.app,
             seeds: file.seeds,

@@ -34,6 +34,7 @@ fn built() -> &'static Path {
             "hello-ts",
             "serve-ts",
             "crypto-ts",
+            "fetch",
         ] {
             let dir = repo().join("examples").join(app);
             let out = rusm(&[
@@ -280,6 +281,131 @@ fn web_crypto_passes_the_published_vectors_inside_the_sandbox() {
     ] {
         assert!(stderr.contains(line), "missing {line:?} in\n{stderr}");
     }
+}
+
+/// Outbound fetch from TypeScript against the mock upstream (a real
+/// socket): redirects, refusals, streamed bodies both ways, timeouts, an
+/// abort, a server hanging up mid-body; then the Anthropic SDK and jose,
+/// unchanged, inside the sandbox.
+#[test]
+fn fetch_reaches_allowed_hosts_and_real_sdks_run_in_the_sandbox() {
+    let config = std::fs::read_to_string(built().join("fetch/rusm.toml"))
+        .unwrap()
+        .replace("timeout-ms = 2000", "timeout-ms = 300");
+    let reader = deployed("fetch", &config);
+    let llm = deployed(
+        "fetch",
+        &config.replace("entry = \"reader\"", "entry = \"llm\""),
+    );
+    let jwt = deployed(
+        "fetch",
+        &config.replace("entry = \"reader\"", "entry = \"jwt\""),
+    );
+    let rust_reader = deployed(
+        "fetch",
+        &config.replace("entry = \"reader\"", "entry = \"rust-reader\""),
+    );
+    rusm_rt::block_on(async move {
+        let upstream = rusm_sim::upstream::Upstream::start(([127, 0, 0, 1], 0).into(), |_| {})
+            .await
+            .unwrap();
+        let base = format!("http://{}", upstream.address());
+        let port = upstream.address().port();
+        rusm_rt::task::blocking(move || {
+            let run = |app: &Path, init: String| {
+                let out = rusm(&["run", app.to_str().unwrap(), "--init", &init]);
+                // TypeScript's console writes to stderr, Rust's println to stdout.
+                let printed = text(&out.stderr) + &text(&out.stdout);
+                assert!(out.status.success(), "{init}: {printed}");
+                printed
+            };
+            let read_with = |app: &Path, init: String, lines: &[String]| {
+                let stderr = run(app, init.clone());
+                for line in lines {
+                    assert!(stderr.contains(line.as_str()), "{init}: missing {line:?} in\n{stderr}");
+                }
+            };
+            let read = |init: String, lines: &[String]| read_with(&reader, init, lines);
+            let fetch = |url: &str| format!(r#"{{"url": "{base}{url}"}}"#);
+            read(fetch("/redirect/2"), &[
+                format!("status 200 {base}/redirect/0 redirected=true"),
+                "chunk \"landed\"".into(),
+                "end, 6 bytes".into(),
+            ]);
+            read(fetch("/redirect/4"), &[
+                "failed: TypeError: fetch: more than [fetch] max-redirects (3) redirects".into(),
+            ]);
+            read(format!(r#"{{"url": "{base}/redirect/1", "redirect": "manual"}}"#), &[
+                format!("status 302 {base}/redirect/1 redirected=false"),
+            ]);
+            read(fetch("/redirect-to?url=http%3A%2F%2F127.0.0.2%3A9%2F"), &[format!(
+                "failed: TypeError: fetch denied: 127.0.0.2:9 is not in the fetch list of reader (allow it in rusm.toml: [capabilities.reader] fetch = [\"127.0.0.2\"]) (redirected from {base}/redirect-to?url=http%3A%2F%2F127.0.0.2%3A9%2F)"
+            )]);
+            read(format!(r#"{{"url": "http://127.0.0.2:{port}/"}}"#), &[format!(
+                "failed: TypeError: fetch denied: 127.0.0.2:{port} is not in the fetch list of reader"
+            )]);
+            read(format!(r#"{{"url": "{base}/echo", "method": "POST", "stream": ["ab", "cd", "é"]}}"#), &[
+                "the server received 6 bytes".into(),
+                "chunk \"abcdé\"".into(),
+            ]);
+            read(format!(r#"{{"url": "{base}/echo", "method": "POST", "body": "whole"}}"#), &[
+                "the server received 5 bytes".into(),
+            ]);
+            read(fetch("/bytes?n=200000"), &["end, 200000 bytes".into()]);
+            read(fetch("/silent"), &[format!(
+                "failed: TypeError: fetch: no response from {base} within [fetch] timeout-ms (300 ms)"
+            )]);
+            read(format!(r#"{{"url": "{base}/silent", "abortAfterMs": 50}}"#), &[
+                "failed: AbortError: This operation was aborted".into(),
+            ]);
+            read(fetch("/hang-up?events=2"), &[
+                "chunk \"data: event 1\\n\\n\"".into(),
+                "chunk \"data: event 2\\n\\n\"".into(),
+                "failed: TypeError: fetch: the response body broke off".into(),
+            ]);
+            read(r#"{"url": "ftp://127.0.0.1/"}"#.to_string(), &[
+                "failed: TypeError: fetch: only http and https URLs, not ftp:".into(),
+            ]);
+
+            // The same from Rust, on rusm_rs::fetch.
+            read_with(&rust_reader, format!(r#"{{"url": "{base}/echo", "stream": ["ab", "cd", "é"]}}"#), &[
+                "the server received 6 bytes".into(),
+                "chunk \"abcdé\"".into(),
+                "end, 6 bytes".into(),
+            ]);
+            read_with(&rust_reader, fetch("/hang-up?events=1"), &[
+                "chunk \"data: event 1\\n\\n\"".into(),
+                "failed: fetch: the response body broke off".into(),
+            ]);
+            read_with(&rust_reader, format!(r#"{{"url": "http://localhost:{port}/"}}"#), &[format!(
+                "failed: fetch denied: localhost:{port} is not in the fetch list of rust-reader"
+            )]);
+
+            let stderr = run(&llm, format!(r#"{{"base": "{base}", "prompt": "hello sandbox"}}"#));
+            for line in [
+                "delta \"You \"",
+                "delta \"said: \"",
+                "delta \"sandbox\"",
+                "final \"You said: hello sandbox\" (end_turn, 4 tokens)",
+                "create \"You said: hello sandbox\"",
+                "elsewhere: APIConnectionError",
+            ] {
+                assert!(stderr.contains(line), "missing {line:?} in\n{stderr}");
+            }
+
+            let stderr = run(&jwt, "{}".into());
+            for line in [
+                "token eyJhbGciOiJIUzI1NiJ9.",
+                "verified sub=alice room=lobby",
+                "forged: refused",
+                "expired: ERR_JWT_EXPIRED",
+                "fetch: TypeError: capability denied: fetch (grant it in rusm.toml: [capabilities.jwt] fetch = [\"<host>\"])",
+            ] {
+                assert!(stderr.contains(line), "missing {line:?} in\n{stderr}");
+            }
+        })
+        .await;
+    });
 }
 
 #[test]

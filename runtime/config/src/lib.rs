@@ -55,6 +55,39 @@ pub struct AppConfig {
     /// `[storage]`: the node's durable kv file.
     #[serde(default)]
     pub storage: Storage,
+    /// `[fetch]`: the limits of outbound HTTP requests.
+    #[serde(default)]
+    pub fetch: Fetch,
+}
+
+/// `[fetch]`: how far the node goes for a guest's outbound request. Which
+/// hosts a component may reach is its profile's `fetch` list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Fetch {
+    /// Redirects followed before the request fails.
+    pub max_redirects: u32,
+    /// From the start of a request (or a redirect) to its response's
+    /// headers: connecting, TLS, sending, the server thinking.
+    pub timeout_ms: u64,
+    /// The longest wait for the next piece of a response body.
+    pub idle_timeout_ms: u64,
+    /// The largest request body a guest may send.
+    pub max_request_bytes: usize,
+    /// The largest response body a guest may read; past it the read fails.
+    pub max_response_bytes: usize,
+}
+
+impl Default for Fetch {
+    fn default() -> Fetch {
+        Fetch {
+            max_redirects: 10,
+            timeout_ms: 30_000,
+            idle_timeout_ms: 60_000,
+            max_request_bytes: 16 << 20,
+            max_response_bytes: 64 << 20,
+        }
+    }
 }
 
 /// `[storage]`: where the kv store lives and what it accepts. The file is
@@ -216,7 +249,14 @@ pub struct Capabilities {
     pub register: bool,
     /// May use the node's durable kv store.
     pub storage: bool,
+    /// The hosts outbound `fetch` may reach: `"api.example.com"` (any
+    /// port), `"127.0.0.1:8080"` (that port only) or `"*"` (anywhere).
+    /// Empty: no fetch at all.
+    pub fetch: Vec<String>,
 }
+
+/// The `fetch` entry that allows every host (`trusted` implies it).
+pub const ANY_HOST: &str = "*";
 
 /// One grant of a profile, as the host checks it before an import.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -225,15 +265,18 @@ pub enum Capability {
     Spawn,
     Register,
     Storage,
+    /// Some host for `fetch` (which ones: [`Capabilities::fetch_allows`]).
+    Fetch,
 }
 
 impl Capability {
     /// Every capability, in order.
-    pub const ALL: [Capability; 4] = [
+    pub const ALL: [Capability; 5] = [
         Capability::AllowStdio,
         Capability::Spawn,
         Capability::Register,
         Capability::Storage,
+        Capability::Fetch,
     ];
 
     /// The key that grants it in `[capabilities.<component>]`.
@@ -243,6 +286,7 @@ impl Capability {
             Capability::Spawn => "spawn",
             Capability::Register => "register",
             Capability::Storage => "storage",
+            Capability::Fetch => "fetch",
         }
     }
 }
@@ -262,6 +306,7 @@ impl Capabilities {
             spawn: true,
             register: true,
             storage: true,
+            fetch: vec![ANY_HOST.to_string()],
         }
     }
 
@@ -273,7 +318,21 @@ impl Capabilities {
                 Capability::Spawn => self.spawn,
                 Capability::Register => self.register,
                 Capability::Storage => self.storage,
+                Capability::Fetch => !self.fetch.is_empty(),
             }
+    }
+
+    /// Whether `fetch` may reach `host` on `port` (`host` in lower case,
+    /// as a URL holds it; an IPv6 address in brackets).
+    pub fn fetch_allows(&self, host: &str, port: u16) -> bool {
+        self.trusted
+            || self.fetch.iter().any(|entry| {
+                entry == ANY_HOST
+                    || entry.eq_ignore_ascii_case(host)
+                    || entry
+                        .rsplit_once(':')
+                        .is_some_and(|(h, p)| h.eq_ignore_ascii_case(host) && p == port.to_string())
+            })
     }
 
     /// The profile in force: `trusted` expanded into every grant.
@@ -307,10 +366,27 @@ impl std::error::Error for ConfigError {}
 impl AppConfig {
     /// Parses the text of a `rusm.toml`.
     pub fn parse(text: &str) -> Result<AppConfig, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError {
+        let config: AppConfig = toml::from_str(text).map_err(|e| ConfigError {
             path: None,
             message: e.to_string(),
-        })
+        })?;
+        config.check_fetch_hosts()?;
+        Ok(config)
+    }
+
+    /// Every `fetch` entry is a host, a host and port, or `*`.
+    fn check_fetch_hosts(&self) -> Result<(), ConfigError> {
+        for (component, profile) in &self.capabilities {
+            if let Some(entry) = profile.fetch.iter().find(|e| !valid_fetch_entry(e)) {
+                return Err(ConfigError {
+                    path: None,
+                    message: format!(
+                        "capabilities.{component}.fetch: {entry:?} is not a host, host:port or \"*\""
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Reads and parses `<app_dir>/rusm.toml`.
@@ -377,9 +453,77 @@ impl AppConfig {
     }
 }
 
+/// `host`, `host:port` or `*`, where a host is a DNS name, an IPv4
+/// address or an IPv6 address in brackets.
+fn valid_fetch_entry(entry: &str) -> bool {
+    if entry == ANY_HOST {
+        return true;
+    }
+    let (host, port) = match entry.rsplit_once(':') {
+        Some((host, port))
+            if !host.ends_with(':') && (!host.starts_with('[') || host.ends_with(']')) =>
+        {
+            (host, Some(port))
+        }
+        _ => (entry, None),
+    };
+    let host_ok = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        v6.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        !host.is_empty()
+            && host.len() <= 253
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    };
+    host_ok && port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p != 0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fetch_hosts_are_default_deny_and_match_host_or_host_and_port() {
+        let config = AppConfig::parse(
+            "[capabilities.a]\nfetch = [\"api.example.com\", \"127.0.0.1:8080\", \"[::1]:9\"]\n[capabilities.t]\ntrusted = true\n",
+        )
+        .unwrap();
+        let a = config.capabilities("a");
+        assert!(a.grants(Capability::Fetch));
+        assert!(a.fetch_allows("api.example.com", 443));
+        assert!(a.fetch_allows("API.example.com", 80));
+        assert!(a.fetch_allows("127.0.0.1", 8080));
+        assert!(!a.fetch_allows("127.0.0.1", 8081));
+        assert!(a.fetch_allows("[::1]", 9));
+        assert!(!a.fetch_allows("example.com", 443));
+        assert!(!a.fetch_allows("evil.api.example.com", 443));
+        assert!(config.capabilities("t").fetch_allows("anywhere.example", 1));
+        let none = config.capabilities("b");
+        assert!(!none.grants(Capability::Fetch));
+        assert!(!none.fetch_allows("api.example.com", 443));
+        for bad in [
+            "",
+            "http://x.com",
+            "x.com:",
+            "x.com:0",
+            "x.com:99999",
+            "x/y",
+            "[::1",
+        ] {
+            let text = format!("[capabilities.a]\nfetch = [{bad:?}]\n");
+            let err = AppConfig::parse(&text).unwrap_err().to_string();
+            assert!(err.contains("capabilities.a.fetch"), "{bad:?}: {err}");
+        }
+        let limits = AppConfig::parse("[fetch]\nmax-redirects = 0\ntimeout-ms = 5\n")
+            .unwrap()
+            .fetch;
+        assert_eq!((limits.max_redirects, limits.timeout_ms), (0, 5));
+        assert_eq!(
+            limits.max_response_bytes,
+            Fetch::default().max_response_bytes
+        );
+    }
 
     #[test]
     fn defaults_fill_everything_but_the_entry() {

@@ -61,7 +61,20 @@ pub const IMPORTS: &[(&str, Gate)] = &[
     ("crypto.hmac-verify", Gate::Open),
     ("crypto.aes-gcm-encrypt", Gate::Open),
     ("crypto.aes-gcm-decrypt", Gate::Open),
+    ("fetch.start", Gate::Capability(Capability::Fetch)),
     ("stdio", Gate::Capability(Capability::AllowStdio)),
     ("filesystem", Gate::Never),
     ("sockets", Gate::Never),
 ];
+
+/// What a call refused for want of `capability` returns: the grant that
+/// would allow it, written as it goes in `rusm.toml`.
+pub fn denied(capability: Capability, component: &str) -> String {
+    let grant = match capability {
+        Capability::Fetch => format!("{capability} = [\"<host>\"]"),
+        _ => format!("{capability} = true"),
+    };
+    format!(
+        "capability denied: {capability} (grant it in rusm.toml: [capabilities.{component}] {grant})"
+    )
+}

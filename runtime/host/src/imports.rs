@@ -176,10 +176,7 @@ impl ProcState {
         if self.capabilities.grants(capability) {
             return Ok(());
         }
-        Err(format!(
-            "capability denied: {capability} (grant it in rusm.toml: [capabilities.{}] {capability} = true)",
-            self.component
-        ))
+        Err(crate::gate::denied(capability, &self.component))
     }
 }
 

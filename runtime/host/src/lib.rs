@@ -26,6 +26,7 @@
 
 mod crypto;
 mod engine;
+pub mod fetch;
 pub mod gate;
 mod imports;
 mod kv;
@@ -108,6 +109,7 @@ pub struct HostBuilder {
     observer: Option<Arc<dyn Observer>>,
     cache_dir: Option<PathBuf>,
     storage: Option<(PathBuf, rusm_store::Limits)>,
+    fetch: rusm_config::Fetch,
 }
 
 impl HostBuilder {
@@ -120,6 +122,12 @@ impl HostBuilder {
             ..rusm_store::Limits::default()
         };
         self.storage = Some((app_dir.join(&storage.path), limits));
+        self
+    }
+
+    /// Limits outbound requests as `[fetch]` says.
+    pub fn fetch(mut self, limits: rusm_config::Fetch) -> Self {
+        self.fetch = limits;
         self
     }
 
@@ -194,6 +202,7 @@ impl HostBuilder {
                 settings: self.settings,
                 components: loaded,
                 store: std::sync::Mutex::new(store),
+                fetch: self.fetch,
                 ticker,
             }),
         })
@@ -214,9 +223,17 @@ pub(crate) struct Shared {
     /// The durable kv store, if a component may use one; closed by
     /// [`Host::shutdown`].
     store: std::sync::Mutex<Option<Arc<kv::Kv>>>,
+    /// `[fetch]`: how far outbound requests go.
+    fetch: rusm_config::Fetch,
     /// Stops with the host.
     #[allow(dead_code, reason = "held for its Drop, which stops the ticker thread")]
     ticker: Option<rusm_rt::thread::Ticker>,
+}
+
+impl Shared {
+    pub(crate) fn fetch_limits(&self) -> rusm_config::Fetch {
+        self.fetch
+    }
 }
 
 fn open_store(
@@ -244,6 +261,7 @@ impl Host {
             observer: None,
             cache_dir: None,
             storage: None,
+            fetch: rusm_config::Fetch::default(),
         }
     }
 

@@ -67,6 +67,7 @@ fn profiles() -> Vec<(String, Capabilities)> {
             Capability::Spawn => profile.spawn = true,
             Capability::Register => profile.register = true,
             Capability::Storage => profile.storage = true,
+            Capability::Fetch => profile.fetch = vec!["127.0.0.1".into()],
         }
         profiles.push((format!("probe-{capability}"), profile));
     }
@@ -178,9 +179,7 @@ fn every_import_behaves_as_its_gate_says_under_every_profile() {
 
 /// How a refused call reads, for `profile` lacking `capability`.
 fn denial(capability: Capability, profile: &str, import: &str) -> String {
-    let denied = format!(
-        "capability denied: {capability} (grant it in rusm.toml: [capabilities.{profile}] {capability} = true)"
-    );
+    let denied = rusm_host::gate::denied(capability, profile);
     if import == "stdio" {
         // Output is not refused but discarded: the guest cannot tell.
         return "ok (discarded)".to_string();

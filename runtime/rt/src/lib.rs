@@ -179,6 +179,18 @@ pub mod net {
     pub async fn connect(address: SocketAddr) -> io::Result<TcpStream> {
         TcpStream::connect(address).await
     }
+
+    /// The addresses of `host` (a DNS name or an IP address literal) on
+    /// `port`: the system resolver in production, the simulator's table
+    /// under madsim (where an IP literal needs no entry).
+    pub async fn lookup(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+        // An IPv6 literal comes bracketed from a URL.
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, port)]);
+        }
+        Ok(tokio::net::lookup_host((bare, port)).await?.collect())
+    }
 }
 
 /// CPU time, as the simulator sees it.
@@ -260,7 +272,7 @@ pub mod cpu {
 
 /// Byte streams: the traits the host's stream adapters implement.
 pub mod io {
-    pub use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+    pub use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 }
 
 /// Synchronisation primitives. They hold no clock or thread of their own, so

@@ -38,6 +38,7 @@ mod bindings {
 
 use bindings::rusm::runtime::process as host;
 
+pub mod fetch;
 pub mod http;
 pub mod kv;
 mod mailbox;

@@ -21,15 +21,51 @@ export class TextDecoder {
     this.fatal = options.fatal ?? false;
     this.ignoreBOM = options.ignoreBOM ?? false;
   }
-  decode(input?: ArrayBuffer | ArrayBufferView): string {
-    if (input === undefined) return "";
-    const bytes =
-      input instanceof Uint8Array
-        ? input
-        : ArrayBuffer.isView(input)
-          ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
-          : new Uint8Array(input);
-    const text = native.utf8Decode(bytes, this.fatal);
-    return !this.ignoreBOM && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  /** The start of an incomplete UTF-8 sequence held back by a streaming decode. */
+  #pending: Uint8Array | null = null;
+  /** Whether this stream's text has begun (a BOM is stripped only there). */
+  #begun = false;
+
+  decode(input?: ArrayBuffer | ArrayBufferView, options: { stream?: boolean } = {}): string {
+    let bytes =
+      input === undefined
+        ? new Uint8Array(0)
+        : input instanceof Uint8Array
+          ? input
+          : ArrayBuffer.isView(input)
+            ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength)
+            : new Uint8Array(input);
+    if (this.#pending) {
+      const joined = new Uint8Array(this.#pending.length + bytes.length);
+      joined.set(this.#pending);
+      joined.set(bytes, this.#pending.length);
+      bytes = joined;
+      this.#pending = null;
+    }
+    if (options.stream) {
+      const whole = completeLength(bytes);
+      if (whole < bytes.length) {
+        this.#pending = bytes.slice(whole);
+        bytes = bytes.subarray(0, whole);
+      }
+    }
+    let text = bytes.length === 0 ? "" : native.utf8Decode(bytes, this.fatal);
+    if (!this.#begun && text.length > 0) {
+      this.#begun = true;
+      if (!this.ignoreBOM && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    if (!options.stream) this.#begun = false;
+    return text;
   }
+}
+
+/** How many leading bytes hold only whole UTF-8 sequences (the rest may be the start of one split across chunks). */
+function completeLength(bytes: Uint8Array): number {
+  let start = bytes.length - 1;
+  // Back over at most three continuation bytes to the sequence's lead.
+  while (start >= 0 && bytes.length - start <= 3 && (bytes[start] & 0xc0) === 0x80) start--;
+  if (start < 0) return bytes.length;
+  const lead = bytes[start];
+  const needs = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  return bytes.length - start < needs ? start : bytes.length;
 }

@@ -12,7 +12,7 @@ mod bindings {
     });
 }
 
-use bindings::rusm::runtime::{crypto, kv, process, script, serving};
+use bindings::rusm::runtime::{crypto, fetch, kv, process, script, serving};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -86,6 +86,16 @@ fn call(import: &str, peer: u64) -> Result<(), String> {
         "crypto.aes-gcm-decrypt" => {
             drop(crypto::aes_gcm_decrypt(&[0; 16], &[0; 12], b"", b"probe"))
         }
+        // Port 9 (discard) on the loopback: allowed by the probe's grant;
+        // the fetch process fails to connect after the probe has ended.
+        "fetch.start" => drop(fetch::start(&fetch::Request {
+            method: "GET".into(),
+            url: "http://127.0.0.1:9/".into(),
+            headers: vec![],
+            body: None,
+            streamed_body: false,
+            redirect: fetch::Redirect::Follow,
+        })?),
         "stdio" => println!("probe"),
         "filesystem" => drop(std::fs::read_dir("/").map_err(|e| e.to_string())?),
         "sockets" => drop(std::net::TcpStream::connect("127.0.0.1:80").map_err(|e| e.to_string())?),
