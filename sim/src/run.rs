@@ -62,8 +62,9 @@ struct App {
     listeners: Vec<Listener>,
     /// `[storage]`, whose file each run keeps apart ([`ScratchStore`]).
     storage: Storage,
-    /// `[fetch]`.
+    /// `[fetch]`, and the app's directory its `ca-file` is relative to.
     fetch: rusm_config::Fetch,
+    dir: PathBuf,
 }
 
 /// A kv file for one run alone, removed with it: every run starts from an
@@ -127,6 +128,7 @@ impl App {
             runtime: config.runtime,
             storage: config.storage,
             fetch: config.fetch,
+            dir,
         })
     }
 
@@ -163,7 +165,7 @@ impl App {
             .observer(recorder.clone())
             .cache_dir(repo().join("target/rusm-cache"))
             .storage(&store.0, &storage)
-            .fetch(self.fetch)
+            .fetch(&self.dir, &self.fetch)
             .build(self.components.clone())
             .map_err(|e| e.to_string())
     }

@@ -1,4 +1,5 @@
-//! A stand-in for the servers apps fetch from, on the seam's sockets: the
+//! A stand-in for the servers apps fetch from, on the seam's sockets (plain
+//! or TLS): the
 //! cli tests run it on real TCP, scenarios on simulated TCP (a scenario's
 //! `upstream = "127.0.0.1:9400"`). It speaks the streaming shape of the
 //! Anthropic Messages API and a few plain routes for fetch's edges, and
@@ -41,9 +42,26 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// Listens on `address` (port 0: any free one).
+    /// Listens on `address` (port 0: any free one), plain HTTP.
     pub async fn start(
         address: SocketAddr,
+        log: impl Fn(String) + Send + Sync + 'static,
+    ) -> std::io::Result<Upstream> {
+        Upstream::listen(address, None, log).await
+    }
+
+    /// Listens on `address`, HTTPS with `tls`'s certificate.
+    pub async fn start_tls(
+        address: SocketAddr,
+        tls: Arc<rustls::ServerConfig>,
+        log: impl Fn(String) + Send + Sync + 'static,
+    ) -> std::io::Result<Upstream> {
+        Upstream::listen(address, Some(tokio_rustls::TlsAcceptor::from(tls)), log).await
+    }
+
+    async fn listen(
+        address: SocketAddr,
+        tls: Option<tokio_rustls::TlsAcceptor>,
         log: impl Fn(String) + Send + Sync + 'static,
     ) -> std::io::Result<Upstream> {
         let listener = rusm_rt::net::bind(address).await?;
@@ -53,14 +71,15 @@ impl Upstream {
             let mut connections = Vec::new();
             while let Ok((stream, _)) = listener.accept().await {
                 let log = log.clone();
-                let service = hyper::service::service_fn(move |request| {
-                    let log = log.clone();
-                    async move { Ok::<_, Infallible>(answer(request, &log).await) }
-                });
+                let tls = tls.clone();
                 connections.push(Aborting(rusm_rt::task::spawn(async move {
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    match tls {
+                        None => serve(stream, log).await,
+                        Some(tls) => match tls.accept(stream).await {
+                            Ok(stream) => serve(stream, log).await,
+                            Err(e) => log(format!("TLS handshake failed: {e}")),
+                        },
+                    }
                 })));
             }
         });
@@ -76,6 +95,20 @@ impl Drop for Upstream {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Serves one connection.
+async fn serve<S>(stream: S, log: Log)
+where
+    S: rusm_rt::io::AsyncRead + rusm_rt::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |request| {
+        let log = log.clone();
+        async move { Ok::<_, Infallible>(answer(request, &log).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }
 
 /// A connection's task, ended with the server.

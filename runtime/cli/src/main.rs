@@ -213,7 +213,7 @@ fn boot(app: &Path, config: &AppConfig, components: Vec<ComponentSource>) -> Res
         .observer(Arc::new(rusm_host::LifecycleLog))
         .cache_dir(app.join(&config.runtime.cache_dir))
         .storage(app, &config.storage)
-        .fetch(config.fetch)
+        .fetch(app, &config.fetch)
         .build(components)
         .map_err(|e| e.to_string())?;
     host.start_residents(Resident::from_config(config))

@@ -408,6 +408,69 @@ fn fetch_reaches_allowed_hosts_and_real_sdks_run_in_the_sandbox() {
     });
 }
 
+/// https: a server whose certificate a private CA signed is trusted only
+/// once `[fetch] ca-file` names that CA (the webpki roots do not know it).
+#[test]
+fn fetch_speaks_https_trusting_the_configured_ca() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let server_key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&server_key, &Issuer::from_params(&ca, &ca_key))
+        .unwrap();
+    let tls = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![server.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
+    )
+    .unwrap();
+
+    let config = std::fs::read_to_string(built().join("fetch/rusm.toml"))
+        .unwrap()
+        .replace("fetch = [\"127.0.0.1\"]", "fetch = [\"localhost\"]");
+    let untrusting = deployed("fetch", &config);
+    let trusting = deployed(
+        "fetch",
+        &config.replace("[fetch]\n", "[fetch]\nca-file = \"ca.pem\"\n"),
+    );
+    std::fs::write(trusting.join("ca.pem"), ca_pem).unwrap();
+    rusm_rt::block_on(async move {
+        let upstream = rusm_sim::upstream::Upstream::start_tls(
+            ([127, 0, 0, 1], 0).into(),
+            std::sync::Arc::new(tls),
+            |_| {},
+        )
+        .await
+        .unwrap();
+        let url = format!("https://localhost:{}/redirect/1", upstream.address().port());
+        rusm_rt::task::blocking(move || {
+            let init = format!(r#"{{"url": "{url}"}}"#);
+            for (app, line) in [
+                (&trusting, "chunk \"landed\"".to_string()),
+                (
+                    &untrusting,
+                    "failed: TypeError: fetch: TLS with localhost".to_string(),
+                ),
+            ] {
+                let out = rusm(&["run", app.to_str().unwrap(), "--init", &init]);
+                let stderr = text(&out.stderr);
+                assert!(out.status.success(), "{stderr}");
+                assert!(stderr.contains(&line), "missing {line:?} in\n{stderr}");
+            }
+        })
+        .await;
+    });
+}
+
 #[test]
 fn rust_and_typescript_call_each_others_services() {
     let calc = built().join("calc");

@@ -62,7 +62,7 @@ pub struct AppConfig {
 
 /// `[fetch]`: how far the node goes for a guest's outbound request. Which
 /// hosts a component may reach is its profile's `fetch` list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Fetch {
     /// Redirects followed before the request fails.
@@ -76,6 +76,9 @@ pub struct Fetch {
     pub max_request_bytes: usize,
     /// The largest response body a guest may read; past it the read fails.
     pub max_response_bytes: usize,
+    /// PEM certificates https trusts besides the webpki roots (a private
+    /// CA), relative to the app directory.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for Fetch {
@@ -86,6 +89,7 @@ impl Default for Fetch {
             idle_timeout_ms: 60_000,
             max_request_bytes: 16 << 20,
             max_response_bytes: 64 << 20,
+            ca_file: None,
         }
     }
 }

@@ -15,8 +15,9 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::path::Path;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -32,6 +33,8 @@ use rusm_core::{ExitReason, Message, Pid, Process, Ref};
 use rusm_rt::io::{AsyncRead, AsyncWrite};
 use rusm_rt::sync::mpsc;
 use rusm_rt::time::Duration;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 use url::Url;
 
 use crate::imports::rusm::runtime::fetch::{self as wit, Redirect};
@@ -81,6 +84,7 @@ impl wit::Host for ProcState {
             capabilities: self.capabilities.clone(),
             component: self.component.clone(),
             limits: self.shared.fetch_limits(),
+            tls: self.shared.tls(),
         };
         let outbound = match Outbound::check(request, &policy) {
             Ok(outbound) => outbound,
@@ -100,6 +104,7 @@ struct Policy {
     capabilities: Arc<Capabilities>,
     component: Arc<str>,
     limits: Limits,
+    tls: Arc<rustls::ClientConfig>,
 }
 
 impl Policy {
@@ -264,7 +269,7 @@ impl Carrier {
             };
             let was_streamed = upload.is_some();
             let timeout = Duration::from_millis(limits.timeout_ms);
-            let send = rusm_rt::time::timeout(timeout, send(&outbound, body));
+            let send = rusm_rt::time::timeout(timeout, send(&outbound, body, &policy.tls));
             let (response, driver) = match self.while_sending(send, &mut upload, limits).await? {
                 Ok(sent) => sent?,
                 Err(_) => {
@@ -529,6 +534,7 @@ impl Body for Upload {
 async fn send(
     outbound: &Outbound,
     body: UnsyncBoxBody<Bytes, Infallible>,
+    tls: &Arc<rustls::ClientConfig>,
 ) -> Result<(http::Response<Incoming>, Driver), Stop> {
     let url = &outbound.url;
     let host = url.host_str().unwrap_or_default();
@@ -555,7 +561,7 @@ async fn send(
                 .to_string(),
         )
         .map_err(|e| format!("fetch: {host} is not a TLS server name: {e}"))?;
-        let tls = tokio_rustls::TlsConnector::from(tls_config())
+        let tls = tokio_rustls::TlsConnector::from(tls.clone())
             .connect(name, stream)
             .await
             .map_err(|e| format!("fetch: TLS with {host}:{port} failed: {e}"))?;
@@ -603,25 +609,36 @@ where
     Ok((sender, driver))
 }
 
-/// rustls with the webpki roots and ring, HTTP/1.1 only; built once.
-fn tls_config() -> Arc<rustls::ClientConfig> {
-    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let roots = rustls::RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            };
-            let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default TLS versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-            config.alpn_protocols = vec![b"http/1.1".to_vec()];
-            Arc::new(config)
-        })
-        .clone()
+/// What https trusts: the webpki roots, and the certificates of `ca_file`
+/// (PEM) if given; ring, HTTP/1.1 only.
+pub(crate) fn tls_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(file) = ca_file {
+        let shown = file.display();
+        let certificates = CertificateDer::pem_file_iter(file)
+            .map_err(|e| format!("{shown}: {e}"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("{shown}: {e}"))?;
+        if certificates.is_empty() {
+            return Err(format!("{shown}: no PEM certificate in it"));
+        }
+        for certificate in certificates {
+            roots
+                .add(certificate)
+                .map_err(|e| format!("{shown}: {e}"))?;
+        }
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 fn origin(url: &Url) -> String {
@@ -648,4 +665,21 @@ fn head_json(response: &http::Response<Incoming>, url: &Url, redirected: bool) -
         "redirected": redirected,
     })
     .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ca_file_that_is_missing_or_holds_no_certificate_is_refused_by_name() {
+        assert!(tls_config(None).is_ok());
+        let missing = tls_config(Some(Path::new("/nonexistent/ca.pem"))).unwrap_err();
+        assert!(missing.starts_with("/nonexistent/ca.pem: "), "{missing}");
+        let empty = std::env::temp_dir().join(format!("rusm-empty-ca-{}.pem", std::process::id()));
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let refused = tls_config(Some(&empty)).unwrap_err();
+        let _ = std::fs::remove_file(&empty);
+        assert!(refused.ends_with("no PEM certificate in it"), "{refused}");
+    }
 }

@@ -79,6 +79,8 @@ pub enum HostError {
     Spawn(OpError),
     /// The kv store could not be opened.
     Storage(String),
+    /// `[fetch] ca-file` could not be read.
+    Tls(String),
 }
 
 impl fmt::Display for HostError {
@@ -97,6 +99,7 @@ impl fmt::Display for HostError {
             }
             HostError::Spawn(e) => write!(f, "{e}"),
             HostError::Storage(message) => write!(f, "cannot open the kv store: {message}"),
+            HostError::Tls(message) => write!(f, "[fetch] ca-file: {message}"),
         }
     }
 }
@@ -125,9 +128,13 @@ impl HostBuilder {
         self
     }
 
-    /// Limits outbound requests as `[fetch]` says.
-    pub fn fetch(mut self, limits: rusm_config::Fetch) -> Self {
-        self.fetch = limits;
+    /// Limits outbound requests as `[fetch]` says (its `ca-file` relative
+    /// to `app_dir`).
+    pub fn fetch(mut self, app_dir: &std::path::Path, fetch: &rusm_config::Fetch) -> Self {
+        self.fetch = rusm_config::Fetch {
+            ca_file: fetch.ca_file.as_ref().map(|file| app_dir.join(file)),
+            ..fetch.clone()
+        };
         self
     }
 
@@ -156,6 +163,7 @@ impl HostBuilder {
             }
             _ => None,
         };
+        let tls = fetch::tls_config(self.fetch.ca_file.as_deref()).map_err(HostError::Tls)?;
         let engine = engine::new(&self.settings)?;
         let mut loaded = BTreeMap::new();
         // Every script component runs the same runner: compiled once.
@@ -203,6 +211,7 @@ impl HostBuilder {
                 components: loaded,
                 store: std::sync::Mutex::new(store),
                 fetch: self.fetch,
+                tls,
                 ticker,
             }),
         })
@@ -225,6 +234,8 @@ pub(crate) struct Shared {
     store: std::sync::Mutex<Option<Arc<kv::Kv>>>,
     /// `[fetch]`: how far outbound requests go.
     fetch: rusm_config::Fetch,
+    /// What https trusts.
+    tls: Arc<rustls::ClientConfig>,
     /// Stops with the host.
     #[allow(dead_code, reason = "held for its Drop, which stops the ticker thread")]
     ticker: Option<rusm_rt::thread::Ticker>,
@@ -232,7 +243,11 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn fetch_limits(&self) -> rusm_config::Fetch {
-        self.fetch
+        self.fetch.clone()
+    }
+
+    pub(crate) fn tls(&self) -> Arc<rustls::ClientConfig> {
+        self.tls.clone()
     }
 }
 
