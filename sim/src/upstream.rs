@@ -17,6 +17,7 @@
 //! - `POST /echo`: the request body back, with `x-received-bytes`.
 //! - `GET /bytes?n=N`: N bytes of `x`, in 16 KiB chunks.
 //! - `GET /silent`: headers never come (a client's timeout).
+//! - `GET /stall`: one SSE event, then nothing (a client's idle timeout).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -173,6 +174,15 @@ async fn answer(request: Request<Incoming>, log: &Log) -> Response<Body> {
             streamed(
                 "application/octet-stream",
                 futures_util::stream::iter(chunks),
+            )
+        }
+        ("GET", "/stall") => {
+            let first =
+                futures_util::stream::iter([Ok(Frame::data(Bytes::from("data: first\n\n")))]);
+            let never = futures_util::stream::pending();
+            streamed(
+                "text/event-stream",
+                futures_util::StreamExt::chain(first, never),
             )
         }
         ("GET", "/silent") => {

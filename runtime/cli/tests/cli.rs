@@ -301,6 +301,13 @@ fn fetch_reaches_allowed_hosts_and_real_sdks_run_in_the_sandbox() {
         "fetch",
         &config.replace("entry = \"reader\"", "entry = \"jwt\""),
     );
+    let limited = deployed(
+        "fetch",
+        &config.replace(
+            "[fetch]\n",
+            "[fetch]\nmax-response-bytes = 1000\nmax-request-bytes = 5\n",
+        ),
+    );
     let rust_reader = deployed(
         "fetch",
         &config.replace("entry = \"reader\"", "entry = \"rust-reader\""),
@@ -362,6 +369,19 @@ fn fetch_reaches_allowed_hosts_and_real_sdks_run_in_the_sandbox() {
                 "chunk \"data: event 1\\n\\n\"".into(),
                 "chunk \"data: event 2\\n\\n\"".into(),
                 "failed: TypeError: fetch: the response body broke off".into(),
+            ]);
+            read(fetch("/stall"), &[
+                "chunk \"data: first\\n\\n\"".into(),
+                "failed: TypeError: fetch: no response data for [fetch] idle-timeout-ms (1000 ms)".into(),
+            ]);
+            read_with(&limited, fetch("/bytes?n=5000"), &[
+                "failed: TypeError: fetch: the response body is over [fetch] max-response-bytes (1000)".into(),
+            ]);
+            read_with(&limited, format!(r#"{{"url": "{base}/echo", "method": "POST", "body": "too long"}}"#), &[
+                "failed: TypeError: fetch: the request body is over [fetch] max-request-bytes (5)".into(),
+            ]);
+            read_with(&limited, format!(r#"{{"url": "{base}/echo", "method": "POST", "stream": ["abc", "def"]}}"#), &[
+                "failed: TypeError: fetch: the request body is over [fetch] max-request-bytes (5)".into(),
             ]);
             read(r#"{"url": "ftp://127.0.0.1/"}"#.to_string(), &[
                 "failed: TypeError: fetch: only http and https URLs, not ftp:".into(),
