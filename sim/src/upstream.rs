@@ -13,7 +13,7 @@
 //! - `GET /hang-up?events=N`: N SSE events 100 ms apart, then the
 //!   connection drops mid-body (no last chunk).
 //! - `GET /redirect/N`: N redirects (302) down to `/redirect/0`, "landed".
-//! - `GET /redirect-to?url=U`: one 302 to U.
+//! - `GET /redirect-to?url=U`: one 302 to U (as written, not decoded).
 //! - `POST /echo`: the request body back, with `x-received-bytes`.
 //! - `GET /bytes?n=N`: N bytes of `x`, in 16 KiB chunks.
 //! - `GET /silent`: headers never come (a client's timeout).
@@ -138,10 +138,7 @@ async fn answer(request: Request<Incoming>, log: &Log) -> Response<Body> {
             let events = param("events").and_then(|n| n.parse().ok()).unwrap_or(3);
             hang_up(events, log.clone())
         }
-        ("GET", "/redirect-to") => {
-            let to = param("url").unwrap_or_default();
-            redirect(&percent_decode(&to))
-        }
+        ("GET", "/redirect-to") => redirect(&param("url").unwrap_or_default()),
         ("GET", p) if p.starts_with("/redirect/") => match p["/redirect/".len()..].parse::<u32>() {
             Ok(0) => whole(StatusCode::OK, "text/plain", "landed".into()),
             Ok(n) => redirect(&format!("/redirect/{}", n - 1)),
@@ -356,28 +353,4 @@ fn streamed(
         http::HeaderValue::from_static(content_type),
     );
     response
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied(),
-            bytes.get(i + 2).copied(),
-        ) {
-            (b'%', Some(h), Some(l)) if hex(h).is_some() && hex(l).is_some() => {
-                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

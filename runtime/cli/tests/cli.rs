@@ -345,8 +345,8 @@ fn fetch_reaches_allowed_hosts_and_real_sdks_run_in_the_sandbox() {
             read(format!(r#"{{"url": "{base}/redirect/1", "redirect": "manual"}}"#), &[
                 format!("status 302 {base}/redirect/1 redirected=false"),
             ]);
-            read(fetch("/redirect-to?url=http%3A%2F%2F127.0.0.2%3A9%2F"), &[format!(
-                "failed: TypeError: fetch denied: 127.0.0.2:9 is not in the fetch list of reader (allow it in rusm.toml: [capabilities.reader] fetch = [\"127.0.0.2\"]) (redirected from {base}/redirect-to?url=http%3A%2F%2F127.0.0.2%3A9%2F)"
+            read(fetch("/redirect-to?url=http://127.0.0.2:9/"), &[format!(
+                "failed: TypeError: fetch denied: 127.0.0.2:9 is not in the fetch list of reader (allow it in rusm.toml: [capabilities.reader] fetch = [\"127.0.0.2\"]) (redirected from {base}/redirect-to?url=http://127.0.0.2:9/)"
             )]);
             read(format!(r#"{{"url": "http://127.0.0.2:{port}/"}}"#), &[format!(
                 "failed: TypeError: fetch denied: 127.0.0.2:{port} is not in the fetch list of reader"
