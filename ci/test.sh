@@ -14,7 +14,7 @@ step "format"
 cargo fmt --all -- --check
 # The guests live outside the host workspace: rustfmt them directly. The
 # concept page's own examples are kept verbatim, formatting included.
-rustfmt --edition 2024 --check $(git ls-files 'sdk-rs/rusm-rs/*.rs' 'runner/*.rs' 'examples/*.rs' \
+rustfmt --edition 2024 --check $(git ls-files 'sdk-rs/rusm-rs/*.rs' 'runner/*.rs' 'examples/*.rs' 'fuzz/*.rs' \
     ':!examples/serve-rs/components/api/src/main.rs' ':!examples/serve-rs/components/echo/src/main.rs')
 
 step "clippy (host workspace)"
@@ -50,11 +50,13 @@ step "rusm-ts: bun test (the wire vectors rusm-wire is held to, URL against Bun'
     "$bun" run types
 )
 
-step "under simulation (madsim): the actor core's tests, every scenario replayed twice per seed over a 100-seed sweep, and rusm sim across processes"
+step "under simulation (madsim): the actor core's tests, every scenario replayed twice per seed over a 50-seed sweep, and rusm sim across processes"
 # Its own target dir: a different RUSTFLAGS would otherwise rebuild the
 # normal build from scratch every time.
-RUSM_SEEDS=100 RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-madsim cargo test --no-fail-fast -p rusm-core -p rusm-sim -p rusm
+RUSM_SEEDS=50 RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-madsim cargo test --no-fail-fast -p rusm-core -p rusm-sim -p rusm
 
 step "tests (unit, guests on the real host, doc tests)"
 # --no-fail-fast: one failing crate should not hide the others.
 cargo test --no-fail-fast
+step "fuzz (nightly, cargo-fuzz): replay every corpus, then each target for 15 s"
+FUZZ_SECONDS=15 bash ci/fuzz.sh

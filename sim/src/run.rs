@@ -386,6 +386,8 @@ impl Driver<'_> {
             self.failures
                 .push(format!("at {} ms: {failure}", step.at_ms));
         }
+        // The table's invariants hold between steps, in any build.
+        self.host.node().check_consistency();
     }
 
     async fn act(&mut self, action: &Action) -> Result<(), String> {

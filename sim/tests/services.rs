@@ -52,6 +52,7 @@ fn scenario(tags_per_client: &[Vec<String>]) -> Scenario {
         run_ms: 1000,
         runtime: toml::Table::new(),
         components: toml::Table::new(),
+        upstream: None,
         steps,
     }
 }

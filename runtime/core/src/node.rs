@@ -341,6 +341,14 @@ impl Node {
         self.begin().table.procs.get(&pid).map(|e| e.mailbox.len())
     }
 
+    /// Checks the process table's invariants (links symmetric, every
+    /// monitor known at both ends, names and entries agreeing) and panics
+    /// at the first one broken. Debug builds check after every operation;
+    /// the fuzzers, the simulator and tests call this in any build.
+    pub fn check_consistency(&self) {
+        self.begin().table.assert_consistent();
+    }
+
     /// Whether `pid` is alive.
     pub fn is_alive(&self, pid: Pid) -> bool {
         self.begin().table.procs.contains_key(&pid)
