@@ -328,6 +328,7 @@ fn fetch_reaches_allowed_hosts_and_real_sdks_run_in_the_sandbox() {
             };
             let read_with = |app: &Path, init: String, lines: &[String]| {
                 let stderr = run(app, init.clone());
+                assert!(!stderr.contains("stray message"), "{init}: {stderr}");
                 for line in lines {
                     assert!(stderr.contains(line.as_str()), "{init}: missing {line:?} in\n{stderr}");
                 }

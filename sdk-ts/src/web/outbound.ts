@@ -196,13 +196,17 @@ class Exchange {
   async #next(): Promise<Uint8Array> {
     const message = await Promise.race([take((m) => this.#mine(m)), this.#aborted]);
     if (message?.kind === "data") return message.bytes ?? native.utf8Encode(message.raw);
+    // Its `down` is taken: nothing of the request is left to drain.
+    this.#over = true;
     const reason = message?.kind === "down" ? message.reason : "gone";
     throw new TypeError(`fetch: the fetch process ended (${reason}) before the response did`);
   }
 
   #failure(message: Uint8Array): Error {
     if (message[0] === ERROR) {
-      this.#over = true;
+      // The fetch process ends after an error: its `down` is taken here,
+      // never left for the process's own receive.
+      this.#finish();
       return new TypeError(native.utf8Decode(message.subarray(1)));
     }
     return new TypeError(`fetch: unexpected message ${message[0]} from the fetch process`);

@@ -8,6 +8,8 @@
 //   {"url": "...", "redirect": "manual"}                     or "error"
 //   {"url": "...", "abortAfterMs": 50}                       an AbortSignal
 
+import { Process } from "rusm-ts";
+
 interface Init {
   url: string;
   method?: string;
@@ -55,4 +57,8 @@ export default async function main(init: Init) {
     const error = e as Error;
     console.log(`failed: ${error.name}: ${error.message}`);
   }
+  // However it ended, nothing of the request reaches the process's own
+  // mailbox (the fetch process's end is taken by fetch).
+  const stray = await Process.receive(50);
+  if (stray !== null) console.log(`stray message: ${stray.kind}`);
 }
