@@ -33,6 +33,7 @@ use rusm_core::{ExitReason, Message, Pid, Process, Ref};
 use rusm_rt::io::{AsyncRead, AsyncWrite};
 use rusm_rt::sync::mpsc;
 use rusm_rt::time::Duration;
+use rusm_wire::fetch::{from_owner, to_owner};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use url::Url;
@@ -45,23 +46,6 @@ pub const LABEL: &str = "fetch";
 
 /// The largest piece of a response body in one message.
 const CHUNK_BYTES: usize = 64 * 1024;
-
-/// Tags of the messages a fetch process sends its owner.
-pub mod to_owner {
-    pub const HEAD: u8 = 0;
-    pub const CHUNK: u8 = 1;
-    pub const END: u8 = 2;
-    pub const ERROR: u8 = 3;
-    pub const SENT: u8 = 4;
-}
-
-/// Tags of the messages an owner sends its fetch process.
-pub mod from_owner {
-    pub const CHUNK: u8 = 0;
-    pub const END: u8 = 1;
-    pub const READ: u8 = 2;
-    pub const ABORT: u8 = 3;
-}
 
 /// Request headers the node sets itself (from the URL and the body), as a
 /// browser's fetch does: a guest's own are dropped.

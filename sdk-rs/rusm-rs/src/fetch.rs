@@ -24,16 +24,10 @@ use serde::Deserialize;
 use crate::bindings::rusm::runtime::fetch as host;
 use crate::{Error, Message, Pid, Ref, mailbox};
 
-/// Message tags (the WIT file's `fetch` interface).
-const HEAD: u8 = 0;
-const CHUNK: u8 = 1;
-const END: u8 = 2;
-const ERROR: u8 = 3;
-const SENT: u8 = 4;
-const ORDER_CHUNK: u8 = 0;
-const ORDER_END: u8 = 1;
-const ORDER_READ: u8 = 2;
-const ORDER_ABORT: u8 = 3;
+use rusm_wire::fetch::from_owner::{
+    ABORT as ORDER_ABORT, CHUNK as ORDER_CHUNK, END as ORDER_END, READ as ORDER_READ,
+};
+use rusm_wire::fetch::to_owner::{CHUNK, END, ERROR, HEAD, SENT};
 
 /// What to do with a redirect.
 pub use host::Redirect;

@@ -19,6 +19,33 @@ use std::fmt;
 
 pub mod envelope;
 
+/// The tags that begin the messages between a process and the fetch
+/// process carrying its request (the WIT file's `fetch` interface): one
+/// definition for the host and rusm-rs (rusm-ts mirrors them).
+pub mod fetch {
+    /// From the fetch process to its owner.
+    pub mod to_owner {
+        /// JSON: status, status-text, headers, url, redirected.
+        pub const HEAD: u8 = 0;
+        /// The next piece of the body, sent for each `READ`.
+        pub const CHUNK: u8 = 1;
+        pub const END: u8 = 2;
+        /// UTF-8 text; the last message.
+        pub const ERROR: u8 = 3;
+        /// A streamed request body's piece was taken.
+        pub const SENT: u8 = 4;
+    }
+
+    /// From the owner to its fetch process.
+    pub mod from_owner {
+        /// The next piece of a streamed request body.
+        pub const CHUNK: u8 = 0;
+        pub const END: u8 = 1;
+        pub const READ: u8 = 2;
+        pub const ABORT: u8 = 3;
+    }
+}
+
 /// A node-unique process id. Pids are issued in order from 1 and never
 /// reused; in JSON a pid is a plain number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
