@@ -8,7 +8,9 @@ bash ci/setup.sh
 # the target dirs on a disk other jobs share (a CI run once died of ENOSPC).
 export CARGO_INCREMENTAL=0
 
-step() { printf '\n== %s\n' "$*"; }
+# Each step's start, in minutes since the run began: where CI's time goes.
+step() { printf '\n== [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
+trap 'printf "\n== [%dm%02ds] done\n" $((SECONDS / 60)) $((SECONDS % 60))' EXIT
 
 step "format"
 cargo fmt --all -- --check
