@@ -57,6 +57,11 @@ pub(crate) fn new(settings: &Runtime) -> Result<Engine, HostError> {
         .memory_init_cow(true)
         .consume_fuel(preemption(settings) == Preemption::Fuel || settings.max_fuel.is_some())
         .epoch_interruption(preemption(settings) == Preemption::Epoch);
+    // For profiling guests: `perf` names their compiled functions from the
+    // map wasmtime then writes to /tmp/perf-<pid>.map.
+    if std::env::var_os("RUSM_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     // Under simulation nothing may start OS threads (see TOOLCHAIN.md).
     #[cfg(madsim)]
     config.parallel_compilation(false);
