@@ -26,7 +26,7 @@ use rquickjs::promise::PromiseState;
 use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Module, Runtime, Value};
 
 /// The first line of every bytecode file the runner writes.
-const MAGIC: &[u8] = b"rusm-qjsbc 1\n";
+const MAGIC: &[u8] = b"rusm-qjsbc 2\n";
 
 /// What wrote a bytecode file: QuickJS's bytecode changes between engine
 /// versions, and reading foreign bytecode is undefined behaviour, so the
@@ -34,7 +34,8 @@ const MAGIC: &[u8] = b"rusm-qjsbc 1\n";
 /// Cargo.lock.)
 const ENGINE: &str = concat!("quickjs-ng via rquickjs-sys ", env!("RQUICKJS_SYS_VERSION"));
 
-/// Evaluated before every program: the event loop, timers and `console`.
+/// Evaluated before every program, as a module of its own: the event
+/// loop, timers and `console`.
 const PRELUDE: &str = include_str!("prelude.js");
 
 fn main() {
@@ -48,9 +49,6 @@ fn main() {
         if let Err(e) = natives::install(&ctx) {
             fail(&format!("cannot install the process API: {e}"));
         }
-        if let Err(e) = ctx.eval::<(), _>(PRELUDE).catch(&ctx) {
-            fail(&format!("the runner's prelude: {}", describe(e.into())));
-        }
         let outcome = if program.compile {
             compile(&ctx, &program)
         } else {
@@ -60,19 +58,36 @@ fn main() {
             fail(&describe(e));
         }
     });
+    // The process ends here and its whole memory with it: freeing every
+    // object, atom and shape one by one first (QuickJS's teardown, with a
+    // last GC) would only burn CPU. It was a sixth of a cold start.
+    std::mem::forget(context);
+    std::mem::forget(runtime);
 }
 
-/// Evaluates the program and runs its default export to the end (its
-/// promise settled, if it returns one).
+/// Evaluates the prelude, then the program, and runs the program's
+/// default export to the end (its promise settled, if it returns one).
+/// Both come from bytecode when `rusm build` compiled the program: parsing
+/// the prelude at every start was a sixth of a cold start.
 fn run<'js>(ctx: &Ctx<'js>, program: &script::Program) -> Result<(), Failure<'js>> {
-    let module = if program.bytecode {
-        let code = our_bytecode(&program.name, &program.code)?;
-        // SAFETY: the header says this runner's engine wrote it, and `code`
-        // (borrowed from `program`) outlives the context.
-        unsafe { Module::load(ctx.clone(), code) }.catch(ctx)?
+    let (prelude, module) = if program.bytecode {
+        let (prelude, code) = our_bytecode(&program.name, &program.code)?;
+        // SAFETY: the header says this runner's engine wrote both, and
+        // they (borrowed from `program`) outlive the context.
+        unsafe {
+            (
+                Module::load(ctx.clone(), prelude).catch(ctx)?,
+                Module::load(ctx.clone(), code).catch(ctx)?,
+            )
+        }
     } else {
-        Module::declare(ctx.clone(), program.name.as_str(), program.code.clone()).catch(ctx)?
+        (
+            declare_prelude(ctx)?,
+            Module::declare(ctx.clone(), program.name.as_str(), program.code.clone()).catch(ctx)?,
+        )
     };
+    let (_, evaluated) = prelude.eval().catch(ctx)?;
+    settle(ctx, evaluated.into_value())?;
     let (module, evaluated) = module.eval().catch(ctx)?;
     settle(ctx, evaluated.into_value())?;
     let main: Value = module.get("default").catch(ctx)?;
@@ -83,40 +98,72 @@ fn run<'js>(ctx: &Ctx<'js>, program: &script::Program) -> Result<(), Failure<'js
     settle(ctx, returned)
 }
 
-/// Compiles the program and hands its bytecode, behind the header, to the
-/// host. Nothing of it runs.
+/// The prelude as a module (its own name in stack traces), compiled, not
+/// yet evaluated.
+fn declare_prelude<'js>(ctx: &Ctx<'js>) -> Result<Module<'js>, Failure<'js>> {
+    Ok(Module::declare(ctx.clone(), "rusm:prelude", PRELUDE).catch(ctx)?)
+}
+
+/// Compiles the prelude and the program and hands their bytecode, behind
+/// the header, to the host: the header's two lines, the prelude's length
+/// (4 bytes, little-endian), the prelude's bytecode, the program's.
+/// Nothing of either runs.
 fn compile<'js>(ctx: &Ctx<'js>, program: &script::Program) -> Result<(), Failure<'js>> {
+    // Without each function's source text, kept only for
+    // `Function.prototype.toString`: reading bytecode at every start is a
+    // large part of a cold start, and the text was half of the bytes. Line
+    // numbers (debug information) stay, for stack traces.
+    let options = || WriteOptions {
+        strip_source: true,
+        ..WriteOptions::default()
+    };
+    let prelude = declare_prelude(ctx)?.write(options()).catch(ctx)?;
     let module =
         Module::declare(ctx.clone(), program.name.as_str(), program.code.clone()).catch(ctx)?;
-    let code = module.write(WriteOptions::default()).catch(ctx)?;
-    let mut bytecode = Vec::with_capacity(MAGIC.len() + ENGINE.len() + 1 + code.len());
+    let code = module.write(options()).catch(ctx)?;
+    let prelude_len = u32::try_from(prelude.len())
+        .map_err(|_| Failure::Runner("the prelude's bytecode is over 4 GiB".into()))?;
+    let mut bytecode =
+        Vec::with_capacity(MAGIC.len() + ENGINE.len() + 5 + prelude.len() + code.len());
     bytecode.extend_from_slice(MAGIC);
     bytecode.extend_from_slice(ENGINE.as_bytes());
     bytecode.push(b'\n');
+    bytecode.extend_from_slice(&prelude_len.to_le_bytes());
+    bytecode.extend_from_slice(&prelude);
     bytecode.extend_from_slice(&code);
     script::compiled(&bytecode).map_err(Failure::Runner)
 }
 
-/// The QuickJS bytecode behind the header, if this runner's engine wrote
-/// it; otherwise an error that says what did.
-fn our_bytecode<'a, 'js>(name: &str, file: &'a [u8]) -> Result<&'a [u8], Failure<'js>> {
+/// The prelude's and the program's QuickJS bytecode behind the header, if
+/// this runner's engine wrote them; otherwise an error that says what did.
+fn our_bytecode<'a, 'js>(name: &str, file: &'a [u8]) -> Result<(&'a [u8], &'a [u8]), Failure<'js>> {
     let refuse =
         |why: String| Failure::Runner(format!("{name}.qjsbc {why}; rebuild it with `rusm build`"));
-    let rest = file
-        .strip_prefix(MAGIC)
-        .ok_or_else(|| refuse("is not rusm bytecode (no rusm-qjsbc header)".into()))?;
+    let Some(rest) = file.strip_prefix(MAGIC) else {
+        return Err(refuse(if file.starts_with(b"rusm-qjsbc ") {
+            "is in an older rusm bytecode format".into()
+        } else {
+            "is not rusm bytecode (no rusm-qjsbc header)".into()
+        }));
+    };
     let end = rest
         .iter()
         .position(|&b| b == b'\n')
         .ok_or_else(|| refuse("has a broken header".into()))?;
-    let (engine, code) = (&rest[..end], &rest[end + 1..]);
+    let (engine, rest) = (&rest[..end], &rest[end + 1..]);
     if engine != ENGINE.as_bytes() {
         return Err(refuse(format!(
             "was compiled by {}, and this runner is {ENGINE}",
             String::from_utf8_lossy(engine)
         )));
     }
-    Ok(code)
+    let broken = || refuse("is cut short".into());
+    let (len, rest) = rest.split_first_chunk::<4>().ok_or_else(broken)?;
+    let len = usize::try_from(u32::from_le_bytes(*len)).map_err(|_| broken())?;
+    if rest.len() < len {
+        return Err(broken());
+    }
+    Ok(rest.split_at(len))
 }
 
 /// Drives the job queue and the event loop until `value` settles (a

@@ -310,7 +310,7 @@ fn bytecode_runs_like_its_source_and_foreign_bytecode_is_refused() {
     "#;
     let bytecode =
         rusm_host::compile_script(runner(), "hello", program.as_bytes(), Some(&cache())).unwrap();
-    assert!(bytecode.starts_with(b"rusm-qjsbc 1\nquickjs-ng via rquickjs-sys "));
+    assert!(bytecode.starts_with(b"rusm-qjsbc 2\nquickjs-ng via rquickjs-sys "));
     let (reason, printed) = run(
         "hello",
         Script::bytecode(bytecode.clone()),
@@ -323,7 +323,7 @@ fn bytecode_runs_like_its_source_and_foreign_bytecode_is_refused() {
 
     // Another engine's header.
     let header_end = bytecode.iter().skip(13).position(|&b| b == b'\n').unwrap() + 13;
-    let mut foreign = b"rusm-qjsbc 1\nquickjs-ng via rquickjs-sys 0.0.1".to_vec();
+    let mut foreign = b"rusm-qjsbc 2\nquickjs-ng via rquickjs-sys 0.0.1".to_vec();
     foreign.extend_from_slice(&bytecode[header_end..]);
     let (reason, _) = run("hello", Script::bytecode(foreign), Capabilities::default());
     let text = trap(reason);
@@ -331,6 +331,24 @@ fn bytecode_runs_like_its_source_and_foreign_bytecode_is_refused() {
         text.starts_with("hello.qjsbc was compiled by quickjs-ng via rquickjs-sys 0.0.1, and this runner is quickjs-ng via rquickjs-sys 0.")
             && text.ends_with("; rebuild it with `rusm build`"),
         "{text}"
+    );
+    // The format before the prelude was compiled in.
+    let mut older = b"rusm-qjsbc 1\n".to_vec();
+    older.extend_from_slice(&bytecode[13..]);
+    let (reason, _) = run("hello", Script::bytecode(older), Capabilities::default());
+    assert_eq!(
+        trap(reason),
+        "hello.qjsbc is in an older rusm bytecode format; rebuild it with `rusm build`"
+    );
+    // Cut short: the prelude's length promises more than there is.
+    let (reason, _) = run(
+        "hello",
+        Script::bytecode(bytecode[..header_end + 1 + 4 + 10].to_vec()),
+        Capabilities::default(),
+    );
+    assert_eq!(
+        trap(reason),
+        "hello.qjsbc is cut short; rebuild it with `rusm build`"
     );
     // Not bytecode at all (a JavaScript file named .qjsbc, say).
     let (reason, _) = run(
