@@ -7,6 +7,7 @@
 #
 #   bash ci/fuzz.sh                        # every target, 30 s each
 #   FUZZ_SECONDS=600 bash ci/fuzz.sh host_abi_calls
+#   FUZZ_OPT_LEVEL=1 FUZZ_SECONDS=10 bash ci/fuzz.sh   # as CI runs it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The node-level targets run real guests: built here, by stable cargo.
@@ -15,6 +16,11 @@ for app in examples/abi examples/serve-rs; do
 done
 cd fuzz
 seconds=${FUZZ_SECONDS:-30}
+# The targets link wasmtime and cranelift, instrumented: at opt-level 3 their
+# build is the slowest part of a CI run, so CI asks for less
+# (FUZZ_OPT_LEVEL=1). Every cargo fuzz command below must see the same level,
+# or it rebuilds.
+export CARGO_PROFILE_RELEASE_OPT_LEVEL="${FUZZ_OPT_LEVEL:-3}"
 # No sanitizer: the host is safe Rust but for one audited block; coverage
 # guidance is what finds panics, hangs and broken invariants.
 flags=(-O --sanitizer none)
