@@ -116,8 +116,11 @@ const NOTES: &str = "\
 
 Every server runs as a process of its own and the load comes from
 `rusm-bench` over loopback, one server at a time, so the load generator
-shares the cores with whichever server runs. The figures vary from run to
-run by several per cent; ratios far from 1 are the point.
+shares the cores with whichever server runs. On this shared virtual machine
+the fastest figures vary a lot from run to run (Erlang's spawn+exit and
+round trips by up to 2x between two runs): each figure paired with Erlang
+is the median of three runs, on both sides; the serving figures are one
+run each. Ratios far from 1 are the point, not the second digit.
 ";
 
 fn repo() -> PathBuf {

@@ -237,19 +237,20 @@ pub fn markdown(machine: &Machine, rows: &[Row], notes: &str) -> String {
 }
 
 /// A bar per ratio on a log scale around 1: right of the line rusm does
-/// better, left the peer does; each bar is labelled with the ratio as
-/// measured (rusm / peer).
+/// better, left the peer does. The ratio as measured (rusm / peer) is
+/// written in a column of its own on the right.
 pub fn svg(machine: &Machine, rows: &[Row]) -> String {
     let rows: Vec<(&Row, f64)> = rows
         .iter()
         .filter_map(|row| row.standing().map(|s| (row, s)))
         .collect();
     let label_width = 430.0;
-    let chart_width = 440.0;
+    let chart_width = 520.0;
     let row_height = 22.0;
     let top = 52.0;
-    let width = label_width + chart_width + 90.0;
-    let height = top + row_height * rows.len() as f64 + 40.0;
+    let ratio_x = label_width + chart_width + 16.0;
+    let width = ratio_x + 100.0;
+    let height = top + row_height * rows.len() as f64 + 44.0;
     // Decades shown either side of 1.
     let decades = rows
         .iter()
@@ -271,7 +272,12 @@ pub fn svg(machine: &Machine, rows: &[Row]) -> String {
     );
     let _ = writeln!(
         out,
-        r##"<text x="10" y="38" fill="#555">log scale; right of the line rusm does better, left the peer does; labels are rusm / peer as measured</text>"##
+        r##"<text x="10" y="38" fill="#555">log scale: right of the line rusm does better (faster, or leaner), left the peer does</text>"##
+    );
+    let _ = writeln!(
+        out,
+        r#"<text x="{ratio_x}" y="{}" font-weight="bold">rusm / peer</text>"#,
+        top - 6.0
     );
     for decade in -(decades as i32)..=(decades as i32) {
         let x = centre + f64::from(decade) * per_decade;
@@ -286,12 +292,22 @@ pub fn svg(machine: &Machine, rows: &[Row]) -> String {
             r##"<text x="{x}" y="{}" text-anchor="middle" fill="#555">{}</text>"##,
             top + row_height * rows.len() as f64 + 16.0,
             match decade {
-                0 => "1".to_string(),
-                d if d > 0 => format!("{}x better", 10_f64.powi(d)),
-                d => format!("{}x worse", 10_f64.powi(-d)),
+                0 => "par".to_string(),
+                d => format!("{}x", 10_f64.powi(d.abs())),
             }
         );
     }
+    let axis = top + row_height * rows.len() as f64 + 32.0;
+    let _ = writeln!(
+        out,
+        r##"<text x="{}" y="{axis}" text-anchor="end" fill="#c0392b">&#8592; the peer does better</text>"##,
+        centre - 8.0
+    );
+    let _ = writeln!(
+        out,
+        r##"<text x="{}" y="{axis}" fill="#3a7d44">rusm does better &#8594;</text>"##,
+        centre + 8.0
+    );
     for (n, (row, standing)) in rows.iter().enumerate() {
         let y = top + row_height * n as f64;
         let label = format!(
@@ -322,14 +338,9 @@ pub fn svg(machine: &Machine, rows: &[Row]) -> String {
             row_height - 8.0
         );
         let ratio = row.ratio().map_or_else(String::new, format_ratio);
-        let (text_x, anchor) = if length >= 0.0 {
-            (centre + length + 4.0, "start")
-        } else {
-            (centre + length - 4.0, "end")
-        };
         let _ = writeln!(
             out,
-            r#"<text x="{text_x:.1}" y="{}" text-anchor="{anchor}">{ratio}</text>"#,
+            r#"<text x="{ratio_x}" y="{}">{ratio}</text>"#,
             y + 15.0
         );
     }
