@@ -12,7 +12,7 @@ use rusm_rt::time::{self, Duration};
 
 use crate::peers::{self, Peers};
 use crate::report::Row;
-use crate::{per_second, percentiles, repo};
+use crate::{bounded, per_second, percentiles, repo};
 
 /// Processes spawned at once in the spawn benchmarks (below every limit).
 const BATCH: usize = 1_000;
@@ -108,7 +108,7 @@ pub fn run(peers: &Peers, rows: &mut Vec<Row>, typescript_only: bool) {
         add(Row::higher("crash and restart", "/s", resident, per_s)
             .against(erlang("restarts_per_s")));
 
-        let (per_s, p50, p99) = service_calls(&host, 20_000).await;
+        let (per_s, p50, p99) = bounded("service calls", service_calls(&host, 20_000)).await;
         let calls = "two Rust components (calc.add)";
         add(Row::higher("service call", "/s", calls, per_s));
         add(Row::lower("service call p50", "us", calls, p50));
@@ -118,15 +118,15 @@ pub fn run(peers: &Peers, rows: &mut Vec<Row>, typescript_only: bool) {
             kv,
             "/s",
             "1 writer",
-            kv_read_modify_writes(&host, 1, 2_000).await,
+            bounded("kv", kv_read_modify_writes(&host, 1, 2_000)).await,
         ));
         add(Row::higher(
             kv,
             "/s",
             "16 writers",
-            kv_read_modify_writes(&host, 16, 250).await,
+            bounded("kv", kv_read_modify_writes(&host, 16, 250)).await,
         ));
-        let fan_out = pubsub_fan_out(&host, 1_000, 200).await;
+        let fan_out = bounded("pub/sub", pubsub_fan_out(&host, 1_000, 200)).await;
         add(Row::higher(
             "pub/sub delivery",
             "/s",
@@ -139,12 +139,12 @@ pub fn run(peers: &Peers, rows: &mut Vec<Row>, typescript_only: bool) {
 
 /// The figures of TypeScript processes of rusm's own.
 async fn script_figures(host: &Host, add: &mut impl FnMut(Row)) {
-    let [empty, bytecode, source] = script_cold_start(host, 500).await;
+    let [empty, bytecode, source] = bounded("cold starts", script_cold_start(host, 500)).await;
     let cold = "TypeScript cold start";
     add(Row::lower(cold, "us", "runner, empty module", empty));
     add(Row::lower(cold, "us", "hello-ts from bytecode", bytecode));
     add(Row::lower(cold, "us", "hello-ts from source", source));
-    let idle = idle_script_memory(host, 500).await;
+    let idle = bounded("idle memory", idle_script_memory(host, 500)).await;
     add(Row::lower(
         "idle TypeScript process",
         "KiB",
@@ -165,7 +165,7 @@ async fn median_run<T, F: Future<Output = T>>(
 ) -> T {
     let mut results = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
-        results.push(run().await);
+        results.push(bounded("an actor figure", run()).await);
     }
     results.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
     results.swap_remove(RUNS / 2)

@@ -127,6 +127,17 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// How long one figure may take: a server or guest that stops answering
+/// ends the run with its name instead of hanging it.
+const FIGURE_LIMIT: Duration = Duration::from_secs(180);
+
+/// `figure`'s measurement, within `FIGURE_LIMIT`.
+async fn bounded<T>(figure: &str, measurement: impl Future<Output = T>) -> T {
+    rusm_rt::time::timeout(FIGURE_LIMIT, measurement)
+        .await
+        .unwrap_or_else(|_| panic!("{figure} did not finish within {FIGURE_LIMIT:?}"))
+}
+
 fn per_second(count: usize, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64()
 }

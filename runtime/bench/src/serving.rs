@@ -25,7 +25,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::peers::{Peers, Server};
 use crate::report::{Better, Row, format_value};
-use crate::{percentiles, repo};
+use crate::{bounded, percentiles, repo};
 
 /// Keep-alive connections the HTTP load spreads over.
 const CONNECTIONS: usize = 16;
@@ -221,7 +221,7 @@ fn compare(
 async fn measure(server: &Server, routes: &Routes) -> Served {
     let ws = match &routes.ws {
         Some(url) => {
-            let (figures, kib) = ws_held_echo(server, url).await;
+            let (figures, kib) = bounded("WebSocket", ws_held_echo(server, url)).await;
             println!(
                 "  WebSocket: {} per held connection; echo {}, p50 {}, p99 {}",
                 format_value(kib, "KiB"),
@@ -235,7 +235,7 @@ async fn measure(server: &Server, routes: &Routes) -> Served {
     };
     let http = match routes.http {
         Some((address, path, expected, requests)) => {
-            let figures = http_load(address, path, expected, requests).await;
+            let figures = bounded("HTTP hello", http_load(address, path, expected, requests)).await;
             println!(
                 "  HTTP hello: {}, p50 {}, p99 {}",
                 format_value(figures.per_second, "req/s"),
@@ -248,7 +248,7 @@ async fn measure(server: &Server, routes: &Routes) -> Served {
     };
     let sse = match routes.sse {
         Some((address, path)) => {
-            let per_second = sse_events(address, path).await;
+            let per_second = bounded("SSE", sse_events(address, path)).await;
             println!("  SSE: {}", format_value(per_second, "events/s"));
             Some(per_second)
         }
