@@ -148,15 +148,7 @@ impl Server {
 
     /// `rusm serve <app>` with the `rusm` binary built beside this one.
     pub async fn rusm(name: &str, app: &Path, addresses: &[SocketAddr]) -> Server {
-        let rusm = std::env::current_exe()
-            .expect("this binary's path")
-            .with_file_name("rusm");
-        assert!(
-            rusm.is_file(),
-            "{} is missing: cargo build --release -p rusm",
-            rusm.display()
-        );
-        let mut command = Command::new(rusm);
+        let mut command = Command::new(rusm_binary());
         command.arg("serve").arg(app);
         Server::start(name, command, addresses).await
     }
@@ -172,6 +164,19 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The `rusm` binary built beside this one (`cargo build --release -p rusm`).
+pub fn rusm_binary() -> PathBuf {
+    let rusm = std::env::current_exe()
+        .expect("this binary's path")
+        .with_file_name("rusm");
+    assert!(
+        rusm.is_file(),
+        "{} is missing: cargo build --release -p rusm",
+        rusm.display()
+    );
+    rusm
 }
 
 /// A process's resident set, from /proc (`VmRSS`).

@@ -23,7 +23,7 @@ use hyper_util::rt::TokioIo;
 use rusm_rt::time;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-use crate::peers::{Peers, Server};
+use crate::peers::{self, Peers, Server};
 use crate::report::{Better, Row, format_value};
 use crate::{bounded, percentiles, repo};
 
@@ -64,10 +64,7 @@ pub fn run(peers: &Peers, rows: &mut Vec<Row>) {
     check_open_files();
     // The served apps, built (and their scripts precompiled) by rusm itself.
     for app in ["serve-rs", "serve-ts"] {
-        let rusm = std::env::current_exe()
-            .expect("this binary's path")
-            .with_file_name("rusm");
-        let built = Command::new(rusm)
+        let built = Command::new(peers::rusm_binary())
             .arg("build")
             .arg(repo().join("examples").join(app))
             .arg("--target-dir")
