@@ -10,6 +10,13 @@
 #   FUZZ_OPT_LEVEL=1 FUZZ_SECONDS=10 bash ci/fuzz.sh   # as CI runs it
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The targets build with nightly and cargo-fuzz; nothing else needs them.
+if ! cargo +nightly --version >/dev/null 2>&1; then
+    rustup toolchain install nightly --profile minimal
+fi
+if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz 0.13.2" ]; then
+    cargo install cargo-fuzz --version 0.13.2 --locked
+fi
 # The node-level targets run real guests: built here, by stable cargo.
 for app in examples/abi examples/serve-rs; do
     cargo run --quiet -p rusm -- build "$app" --target-dir target/guests

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing rusm needs beyond a stable Rust
-# toolchain: the guest target and the lint tools. Idempotent.
+# toolchain: the guest target, the lint tools, clang for the runner, Bun.
+# Idempotent. (The fuzzers' nightly and cargo-fuzz: ci/fuzz.sh.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-wasip2
@@ -17,11 +18,4 @@ fi
 BUN_VERSION=1.4.4
 if [ "$(.tools/node_modules/.bin/bun --version 2>/dev/null)" != "$BUN_VERSION" ]; then
     npm install --prefix .tools --no-save --no-audit --no-fund "bun@$BUN_VERSION"
-fi
-# The fuzz targets (ci/fuzz.sh) build with nightly and cargo-fuzz.
-if ! cargo +nightly --version >/dev/null 2>&1; then
-    rustup toolchain install nightly --profile minimal
-fi
-if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz 0.13.2" ]; then
-    cargo install cargo-fuzz --version 0.13.2 --locked
 fi

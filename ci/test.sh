@@ -16,7 +16,7 @@ step "format"
 cargo fmt --all -- --check
 # The guests live outside the host workspace: rustfmt them directly. The
 # concept page's own examples are kept verbatim, formatting included.
-rustfmt --edition 2024 --check $(git ls-files 'sdk-rs/rusm-rs/*.rs' 'runner/*.rs' 'examples/*.rs' 'fuzz/*.rs' \
+rustfmt --edition 2024 --check $(git ls-files 'sdk-rs/rusm-rs/*.rs' 'runner/*.rs' 'examples/*.rs' 'fuzz/*.rs' 'runtime/cli/templates/*.rs' \
     ':!examples/serve-rs/components/api/src/main.rs' ':!examples/serve-rs/components/echo/src/main.rs')
 
 step "clippy (host workspace)"
@@ -24,8 +24,10 @@ cargo clippy --all-targets -- -D warnings
 
 step "clippy (guests, wasm32-wasip2)"
 for app in sdk-rs/rusm-rs/ examples/*/; do
-    # An app of TypeScript components only has no cargo workspace.
+    # An app of TypeScript components only has no cargo workspace; the host
+    # crate among the examples is linted with the host workspace.
     [ -f "$app/Cargo.toml" ] || continue
+    [ "$app" != examples/scenarios-in-code/ ] || continue
     cargo clippy --manifest-path "$app/Cargo.toml" --target wasm32-wasip2 \
         --target-dir target/guests -- -D warnings
 done
@@ -52,14 +54,19 @@ step "rusm-ts: bun test (the wire vectors rusm-wire is held to, URL against Bun'
     "$bun" run types
 )
 
-step "under simulation (madsim): the actor core's tests, every scenario replayed twice per seed over a 25-seed sweep, and rusm sim across processes"
+step "under simulation (madsim): the actor core's tests, every scenario replayed twice per seed over a 25-seed sweep, rusm sim across processes, scenarios built in code"
 # Its own target dir: a different RUSTFLAGS would otherwise rebuild the
 # normal build from scratch every time.
-RUSM_SEEDS=25 RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-madsim cargo test --no-fail-fast -p rusm-core -p rusm-sim -p rusm
+RUSM_SEEDS=25 RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-madsim cargo test --no-fail-fast -p rusm-core -p rusm-sim -p rusm -p scenarios-in-code
 
 step "tests (unit, guests on the real host, doc tests)"
 # --no-fail-fast: one failing crate should not hide the others.
 cargo test --no-fail-fast
+
+step "the harness from outside: install into a temp prefix, rusm new every template, build, test, fail, replay, accept (ci/roundtrip.sh)"
+# It installs the two builds the steps above made, rather than building
+# wasmtime again.
+bash ci/roundtrip.sh
 step "fuzz (nightly, cargo-fuzz): replay every corpus, then each target for 10 s"
 # Built at opt-level 1 (see ci/fuzz.sh): the run's budget goes to finding, not
 # to optimizing cranelift.

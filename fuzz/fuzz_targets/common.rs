@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rusm_host::{ComponentSource, Host};
+use rusm_host::Host;
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -20,21 +20,12 @@ pub fn host(
     let dir = repo().join("examples").join(app);
     let mut config = rusm_config::AppConfig::load(&dir).expect("the app's rusm.toml");
     edit(&mut config);
-    let built = rusm_build::built(&dir).expect("the app is built: bash ci/fuzz.sh builds it");
-    let components: Vec<ComponentSource> = built
-        .into_iter()
-        .map(|b| {
-            let capabilities = config.capabilities(&b.name);
-            ComponentSource::from_built(b, capabilities).expect("a built component")
-        })
-        .collect();
     let store = std::env::temp_dir().join(format!("rusm-fuzz-{app}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&store);
-    let host = Host::builder(config.runtime.clone())
-        .cache_dir(repo().join("target/rusm-cache"))
-        .storage(&store, &config.storage)
-        .fetch(&dir, &config.fetch)
-        .build(components)
-        .expect("the host builds");
+    let app = rusm_app::App::with_config(&dir, config.clone())
+        .expect("the app is built: bash ci/fuzz.sh builds it");
+    let host = app
+        .boot(app.host().storage(&store, &config.storage))
+        .expect("the host boots");
     (host, config)
 }

@@ -1,19 +1,17 @@
 //! Running a scenario: the app's components on a fresh node, its steps at
 //! their (simulated) times, every event into the trace.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use std::net::SocketAddr;
-
-use rusm_config::{AppConfig, Listener, ListenerKind, Runtime, Storage};
+use rusm_config::{AppConfig, ListenerKind, Storage};
 use rusm_core::{ExitReason, Message, Pid, Process};
-use rusm_host::{ComponentSource, Host, Resident};
+use rusm_host::Host;
 use rusm_rt::time::Duration;
-
 use rusm_serve::Server;
 
 use crate::client::Client;
@@ -46,26 +44,10 @@ impl fmt::Display for RunError {
 
 impl std::error::Error for RunError {}
 
-/// The repository root (this crate lives in `sim/`).
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 /// An app ready to boot: its components (built once per process, before any
 /// simulated world starts: compilation is pure, and madsim forbids the
-/// threads cargo uses) and the runtime settings the scenario runs it with.
-struct App {
-    components: Vec<ComponentSource>,
-    runtime: Runtime,
-    residents: Vec<Resident>,
-    /// `[[serve]]`: the node serves them, on simulated TCP.
-    listeners: Vec<Listener>,
-    /// `[storage]`, whose file each run keeps apart ([`ScratchStore`]).
-    storage: Storage,
-    /// `[fetch]`, and the app's directory its `ca-file` is relative to.
-    fetch: rusm_config::Fetch,
-    dir: PathBuf,
-}
+/// threads cargo uses) with the scenario's settings laid over its own.
+struct App(rusm_app::App);
 
 /// A kv file for one run alone, removed with it: every run starts from an
 /// empty store whatever earlier runs wrote, and a node restarted during the
@@ -93,61 +75,25 @@ impl Drop for ScratchStore {
 
 impl App {
     fn load(scenario: &Scenario) -> Result<App, RunError> {
-        let dir = repo().join("examples").join(&scenario.app);
-        let config = config_with_overrides(&dir, &scenario.runtime, &scenario.components)?;
-        static BUILT: OnceLock<Mutex<BTreeMap<String, Vec<rusm_build::Built>>>> = OnceLock::new();
-        let mut built = BUILT
-            .get_or_init(Default::default)
-            .lock()
-            .expect("build lock");
-        let components = match built.get(&scenario.app) {
-            Some(components) => components.clone(),
-            None => {
-                let components = rusm_build::build_app(&dir, Some(&repo().join("target/guests")))
-                    .map_err(|e| RunError::Setup(e.to_string()))
-                    .and_then(|built| {
-                        rusm_host::precompile(built, Some(&repo().join("target/rusm-cache")))
-                            .map_err(|e| RunError::Setup(e.to_string()))
-                    })?;
-                built.insert(scenario.app.clone(), components.clone());
-                components
-            }
-        };
-        let components = components
-            .into_iter()
-            .map(|b| {
-                let capabilities = config.capabilities(&b.name);
-                ComponentSource::from_built(b, capabilities)
-                    .map_err(|e| RunError::Setup(e.to_string()))
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(App {
-            components,
-            residents: Resident::from_config(&config),
-            listeners: config.serve,
-            runtime: config.runtime,
-            storage: config.storage,
-            fetch: config.fetch,
-            dir,
-        })
+        let dir = &scenario.app;
+        build_once(dir)?;
+        let config = config_with_overrides(dir, &scenario.runtime, &scenario.components)?;
+        rusm_app::App::with_config(dir, config)
+            .map(App)
+            .map_err(|e| RunError::Setup(e.to_string()))
     }
 
-    /// Starts the node's residents and listeners.
+    /// Starts the node's residents and listeners, as `rusm serve` does.
     async fn start(&self, host: &Host) -> Result<Option<Server>, String> {
-        host.start_residents(self.residents.clone())
-            .map_err(|e| format!("the residents did not start: {e}"))?;
-        if self.listeners.is_empty() {
-            return Ok(None);
-        }
-        Server::start(host, &self.listeners)
-            .await
-            .map(Some)
-            .map_err(|e| e.to_string())
+        self.0.start_residents(host).map_err(|e| e.to_string())?;
+        self.0.serve(host).await.map_err(|e| e.to_string())
     }
 
     /// The first listener of `kind`.
     fn address(&self, kind: ListenerKind) -> Result<SocketAddr, String> {
-        self.listeners
+        self.0
+            .config()
+            .serve
             .iter()
             .find(|l| l.kind == kind)
             .map(|l| l.address)
@@ -159,16 +105,30 @@ impl App {
     fn boot(&self, recorder: &Arc<Recorder>, store: &ScratchStore) -> Result<Host, String> {
         let storage = Storage {
             path: PathBuf::from("kv.redb"),
-            ..self.storage.clone()
+            ..self.0.config().storage.clone()
         };
-        Host::builder(self.runtime.clone())
+        let builder = self
+            .0
+            .host()
             .observer(recorder.clone())
-            .cache_dir(repo().join("target/rusm-cache"))
-            .storage(&store.0, &storage)
-            .fetch(&self.dir, &self.fetch)
-            .build(self.components.clone())
-            .map_err(|e| e.to_string())
+            .storage(&store.0, &storage);
+        self.0.boot(builder).map_err(|e| e.to_string())
     }
+}
+
+/// Builds the app at `dir` (`rusm build`) the first time a run of this
+/// process needs it: its sources do not change under a test run.
+fn build_once(dir: &Path) -> Result<(), RunError> {
+    static BUILT: OnceLock<Mutex<BTreeSet<PathBuf>>> = OnceLock::new();
+    let mut built = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .expect("build lock");
+    if !built.contains(dir) {
+        rusm_app::build(dir, None).map_err(|e| RunError::Setup(e.to_string()))?;
+        built.insert(dir.to_path_buf());
+    }
+    Ok(())
 }
 
 /// The app's `rusm.toml` with the scenario's `[runtime]` keys laid over its

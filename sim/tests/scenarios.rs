@@ -1,17 +1,21 @@
-//! Every scenario in `scenarios/`, run inside madsim: twice per seed with
-//! byte-identical traces, and the first seed's trace pinned as a snapshot in
-//! `snapshots/`. Run with
+//! Every scenario in `scenarios/`, run inside madsim as `rusm test` runs
+//! an app's (`rusm_sim::check`): twice per seed with byte-identical traces,
+//! the first seed also under madsim's own determinism check and against
+//! its snapshot in `snapshots/`. Run with
 //! `RUSTFLAGS="--cfg madsim" CARGO_TARGET_DIR=target-madsim cargo test -p rusm-sim`.
 //!
 //! - `RUSM_SEEDS=N` also runs every scenario with seeds 1..=N (a sweep);
 //! - `RUSM_SCENARIO=name RUSM_SEED=n` replays exactly one scenario and seed
-//!   (what a failure prints).
+//!   (what a failure prints);
+//! - `RUSM_ACCEPT=1` pins new and changed traces, saying which.
 
 #![cfg(madsim)]
 
 use std::path::{Path, PathBuf};
 
-use rusm_sim::{Scenario, Trace, run};
+use rusm_sim::Scenario;
+use rusm_sim::check::{Pinned, check_seed};
+use rusm_sim::snapshot;
 
 fn scenario_files() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
@@ -31,15 +35,6 @@ fn replay_command(name: &str, seed: u64) -> String {
         "RUSM_SCENARIO={name} RUSM_SEED={seed} RUSTFLAGS=\"--cfg madsim\" CARGO_TARGET_DIR=target-madsim cargo test -p rusm-sim\n\
          or by hand: bash ci/sim.sh scenarios/{name}.toml --seed {seed}"
     )
-}
-
-fn traced(scenario: &Scenario, name: &str, seed: u64) -> Trace {
-    run(scenario, seed).unwrap_or_else(|e| {
-        panic!(
-            "scenario {name}, seed {seed}: {e}\nreplay: {}",
-            replay_command(name, seed)
-        )
-    })
 }
 
 fn env_number(key: &str) -> Option<u64> {
@@ -77,38 +72,21 @@ fn every_scenario_replays_byte_for_byte_and_matches_its_snapshot() {
             continue;
         }
         let scenario = Scenario::load(file).unwrap_or_else(|e| panic!("{e}"));
+        let snapshot = snapshot::path_of(file);
+        let pinned = Pinned {
+            snapshot: &snapshot,
+            source: "sim/tests/scenarios.rs",
+            accept: std::env::var_os("RUSM_ACCEPT").is_some_and(|v| v == "1"),
+            accept_with: "RUSM_ACCEPT=1 cargo test -p rusm-sim",
+            fresh: None,
+        };
         for seed in seeds(&scenario) {
-            let once = traced(&scenario, &name, seed);
-            let again = traced(&scenario, &name, seed);
-            if let Some((line, a, b)) = once.first_difference(&again) {
+            let first = seed == scenario.seeds[0];
+            if let Err(report) = check_seed(&scenario, seed, first.then_some(&pinned)) {
                 panic!(
-                    "scenario {name}, seed {seed}: the replay differs at line {line}:\n  first:  {}\n  replay: {}\nreplay: {}",
-                    a.unwrap_or("<end>"),
-                    b.unwrap_or("<end>"),
+                    "scenario {name}, seed {seed}: {report}\nreplay: {}",
                     replay_command(&name, seed)
                 );
-            }
-            if seed == scenario.seeds[0] {
-                // madsim's own check as well: two worlds on fresh threads,
-                // every random draw compared. (Their trace need not equal
-                // `once`: a fresh thread's lazy thread-locals draw first.)
-                std::panic::catch_unwind(|| {
-                    rusm_sim::check_determinism(&scenario, seed)
-                })
-                .unwrap_or_else(|_| {
-                    panic!(
-                        "scenario {name}, seed {seed}: madsim's determinism check failed (above)\nreplay: {}",
-                        replay_command(&name, seed)
-                    )
-                })
-                .unwrap_or_else(|e| panic!("scenario {name}, seed {seed}: {e}"));
-                insta::with_settings!({
-                    snapshot_path => "../../snapshots",
-                    prepend_module_to_snapshot => false,
-                    description => scenario.description.trim(),
-                }, {
-                    insta::assert_snapshot!(name.as_str(), once.to_string());
-                });
             }
         }
     }

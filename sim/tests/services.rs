@@ -47,7 +47,7 @@ fn scenario(tags_per_client: &[Vec<String>]) -> Scenario {
     }
     Scenario {
         description: "interleaved calls from several clients".into(),
-        app: "calc".into(),
+        app: concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/calc").into(),
         seeds: vec![1],
         run_ms: 1000,
         runtime: toml::Table::new(),

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use rusm_config::{AppConfig, Capabilities, Runtime};
+use rusm_config::{Capabilities, Runtime};
 use rusm_core::{Event, ExitReason, Limits, Message, Node, Observer, Pid, Process};
 use rusm_host::{ComponentSource, Host, Resident, Script};
 use rusm_rt::time::{self, Duration};
@@ -283,34 +283,34 @@ fn host(observer: Arc<dyn Observer>) -> Host {
         "hello-ts",
     ] {
         let dir = repo().join("examples").join(app);
-        let built =
-            rusm_build::build_app(&dir, Some(&repo().join("target/guests"))).expect("guest build");
-        let built = rusm_host::precompile(built, Some(&repo().join("target/rusm-cache")))
-            .expect("bytecode");
-        let config = AppConfig::load(&dir).expect("rusm.toml");
-        for b in built {
+        rusm_app::build(&dir, None).expect("rusm build");
+        let app = rusm_app::App::load(&dir).expect("the app loads");
+        for component in app.components() {
             // The app's grants, but quiet: guest output would only add noise.
             let capabilities = Capabilities {
                 allow_stdio: false,
-                ..config.capabilities(&b.name)
+                ..component.capabilities.clone()
             };
-            if b.name == "hello" {
+            if component.name == "hello" {
                 // The runner alone: QuickJS, the prelude, an empty module.
                 components.push(ComponentSource {
                     name: "empty-script".into(),
-                    wasm: b.wasm.clone(),
+                    wasm: component.wasm.clone(),
                     capabilities: capabilities.clone(),
                     script: Some(Script::source(&b"export default () => {};"[..])),
                 });
                 let source = dir.join("wasm/hello.js");
                 components.push(ComponentSource {
                     name: "hello-source".into(),
-                    wasm: b.wasm.clone(),
+                    wasm: component.wasm.clone(),
                     capabilities: capabilities.clone(),
                     script: Some(Script::source(std::fs::read(source).expect("hello.js"))),
                 });
             }
-            components.push(ComponentSource::from_built(b, capabilities).expect("a component"));
+            components.push(ComponentSource {
+                capabilities,
+                ..component.clone()
+            });
         }
     }
     let settings = Runtime {

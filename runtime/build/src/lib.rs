@@ -11,7 +11,8 @@
 //! with its npm imports and `rusm-ts` into `wasm/<name>.js`, and runs on the
 //! shared runner, copied once per app to `wasm/rusm-runner.wasm`. The host
 //! then precompiles the bundle to bytecode, `wasm/<name>.qjsbc`
-//! (`rusm_host::precompile`): that needs wasmtime, which this crate does not.
+//! (`rusm_app::build`, with the host's compiler): that needs wasmtime, which
+//! this crate does not.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -161,9 +162,17 @@ pub fn built(app_dir: &Path) -> Result<Vec<Built>, BuildError> {
 
 /// Builds every component of the app at `app_dir` into `<app>/wasm/`.
 /// `target_dir` (cargo's, for the Rust guests and the runner) defaults to
-/// `<app>/target`. Scripts come back as source; the host precompiles them.
+/// `$RUSM_TARGET_DIR`, else `<app>/target`. Scripts come back as source;
+/// the host precompiles them.
+///
+/// What the builders print goes to stderr, never stdout: `rusm sim` and
+/// `rusm test` keep stdout for the trace alone.
 pub fn build_app(app_dir: &Path, target_dir: Option<&Path>) -> Result<Vec<Built>, BuildError> {
-    let target_dir = target_dir.map_or_else(|| app_dir.join("target"), Path::to_path_buf);
+    let target_dir = match (target_dir, std::env::var_os("RUSM_TARGET_DIR")) {
+        (Some(dir), _) => dir.to_path_buf(),
+        (None, Some(dir)) => PathBuf::from(dir),
+        (None, None) => app_dir.join("target"),
+    };
     let components = components(app_dir)?;
     if components.is_empty() {
         return Err(BuildError(format!(
@@ -252,7 +261,7 @@ fn run(
     failed: &dyn Fn(String) -> BuildError,
     what: &str,
 ) -> Result<(), BuildError> {
-    let status = command.status().map_err(|e| {
+    let status = command.stdout(std::io::stderr()).status().map_err(|e| {
         failed(format!(
             "{what}: cannot run {:?}: {e}",
             command.get_program()
@@ -264,13 +273,13 @@ fn run(
     Ok(())
 }
 
-/// Bun: `$RUSM_BUN`, else the one `ci/setup.sh` installs from npm into this
-/// repository's `.tools/`, else `bun` on the PATH.
+/// Bun: `$RUSM_BUN`, else the one `ci/setup.sh` (or `ci/install.sh`)
+/// installs from npm into the home's `.tools/`, else `bun` on the PATH.
 fn bun() -> Result<PathBuf, BuildError> {
     if let Some(bun) = std::env::var_os("RUSM_BUN") {
         return Ok(bun.into());
     }
-    let local = repo_dir().join(".tools/node_modules/.bin/bun");
+    let local = home().join(".tools/node_modules/.bin/bun");
     if local.is_file() {
         return Ok(local);
     }
@@ -286,13 +295,31 @@ fn bun() -> Result<PathBuf, BuildError> {
     })
 }
 
-fn repo_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+/// The file `ci/install.sh` leaves at the top of an installed home.
+pub const HOME_MARKER: &str = "rusm-home";
+
+/// Where the guest SDKs (`sdk-rs/`, `sdk-ts/`), the WIT package, the
+/// runner and Bun are: `$RUSM_HOME`; else the home of an installed rusm
+/// (`PREFIX/share/rusm`, beside `PREFIX/bin/rusm` and
+/// `PREFIX/lib/rusm/rusm-sim`); else the checkout this rusm was built
+/// from. The installed home mirrors the checkout's layout.
+pub fn home() -> PathBuf {
+    if let Some(home) = std::env::var_os("RUSM_HOME") {
+        return home.into();
+    }
+    let installed = std::env::current_exe().ok().and_then(|exe| {
+        exe.ancestors()
+            .skip(2)
+            .take(2)
+            .map(|prefix| prefix.join("share/rusm"))
+            .find(|home| home.join(HOME_MARKER).is_file())
+    });
+    installed.unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
 }
 
 /// The `rusm-ts` package, which holds the bundler script.
 fn sdk_ts_dir() -> PathBuf {
-    repo_dir().join("sdk-ts")
+    home().join("sdk-ts")
 }
 
 fn build_component(
@@ -353,20 +380,27 @@ fn guest_build(manifest: &Path, target_dir: &Path) -> Command {
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_BUILD_RUSTFLAGS")
         .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET");
+        .env_remove("CARGO_BUILD_TARGET")
+        .stdout(std::io::stderr());
     command
 }
 
-/// The runner's sources: `runner/` in this repository.
+/// The runner's sources: `runner/` in the home. An installed home has
+/// the runner built instead, as `runner/rusm-runner.wasm`.
 fn runner_dir() -> PathBuf {
-    repo_dir().join("runner")
+    home().join("runner")
 }
 
 /// Builds the shared TypeScript runner (QuickJS for `wasm32-wasip2`) and
 /// returns its `.wasm`. QuickJS is C: it is compiled with Debian's
 /// clang-19 against wasi-libc (`ci/setup.sh` installs them), not with a
-/// WASI SDK download.
+/// WASI SDK download. An installed rusm ships the runner built, and
+/// that one is used as it is.
 pub fn build_runner(target_dir: &Path) -> Result<PathBuf, BuildError> {
+    let prebuilt = runner_dir().join(RUNNER_FILE);
+    if !runner_dir().join("Cargo.toml").is_file() && prebuilt.is_file() {
+        return Ok(prebuilt);
+    }
     // The runner's bytes must not depend on where the repository is: a
     // QuickJS data segment that grows with a path moves its objects, and
     // QuickJS hashes shapes by address, so a process's fuel (simulated CPU

@@ -1,20 +1,26 @@
-//! `rusm`: build an app's components, run it.
+//! `rusm`: create an app, build its components, run it, serve it, test it.
 //!
 //! ```text
+//! rusm new chat --template http     # a new app that builds, serves and tests
 //! rusm build examples/ping-pong     # components/<name>/ -> wasm/<name>.wasm (or .qjsbc)
 //! rusm run examples/ping-pong       # boot a node, spawn the entry, wait for it
 //! rusm serve examples/serve-rs      # boot a node, serve its [[serve]] listeners
-//! rusm sim scenarios/heartbeat.toml --seed 7   # replay a scenario (simulation build)
+//! rusm sim scenarios/heartbeat.toml --seed 7   # replay a scenario, the trace on stdout
+//! rusm test examples/ping-pong      # every scenario twice per seed, against its snapshot
 //! ```
+
+mod new;
+mod sim;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use rusm_config::{AppConfig, ListenerKind, LogLevel};
+use rusm_app::App;
+use rusm_config::{ListenerKind, LogLevel};
 use rusm_core::Message;
-use rusm_host::{ComponentSource, Host, Resident};
+use rusm_host::Host;
 
 #[derive(Parser)]
 #[command(
@@ -54,14 +60,50 @@ enum Command {
         #[arg(default_value = ".")]
         app: PathBuf,
     },
-    /// Replay a scenario file with one seed and print its trace. Needs the
-    /// simulation build: `bash ci/sim.sh scenarios/x.toml --seed N`.
+    /// Replay a scenario file with one seed and print its trace on stdout
+    /// (and nothing else there: the build's output goes to stderr).
     Sim {
         /// The scenario file (see scenarios/README.md).
         scenario: PathBuf,
         /// The seed (default: the scenario's first).
         #[arg(long)]
         seed: Option<u64>,
+    },
+    /// Check an app's scenarios: build what is stale, run each twice per
+    /// seed and once more in a fresh process, and compare its first seed's
+    /// trace with the app's snapshots/<scenario>.snap.
+    Test {
+        /// The app directory (holding scenarios/ and snapshots/).
+        #[arg(default_value = ".")]
+        app: PathBuf,
+        /// Also sweep seeds 1..=N (no snapshot; the traces must replay).
+        #[arg(long)]
+        seeds: Option<u64>,
+        /// Only this scenario (its file name without .toml).
+        #[arg(long)]
+        scenario: Option<String>,
+        /// Write every new or changed trace as the snapshot, saying which.
+        #[arg(long)]
+        accept: bool,
+    },
+    /// Build the shared TypeScript runner and print its path (what
+    /// `ci/install.sh` installs; `rusm build` does it for an app).
+    #[command(hide = true)]
+    BuildRunner {
+        /// Cargo's target directory for the runner's build.
+        #[arg(long)]
+        target_dir: PathBuf,
+    },
+    /// Create a new app in DIR (refused if DIR exists and is not empty).
+    New {
+        /// Where the app goes.
+        dir: PathBuf,
+        /// The components' language.
+        #[arg(long, value_enum, default_value_t = new::Lang::Rust)]
+        lang: new::Lang,
+        /// What the app starts as, with a scenario of its own behaviour.
+        #[arg(long, value_enum, default_value_t = new::Template::Worker)]
+        template: new::Template,
     },
 }
 
@@ -70,7 +112,24 @@ fn main() -> ExitCode {
         Command::Build { app, target_dir } => build(&app, target_dir.as_deref()),
         Command::Run { app, init } => run(&app, init),
         Command::Serve { app } => serve(&app),
-        Command::Sim { scenario, seed } => sim(&scenario, seed),
+        Command::Sim { scenario, seed } => sim::sim(&scenario, seed),
+        Command::Test {
+            app,
+            seeds,
+            scenario,
+            accept,
+        } => sim::test(&app, seeds, scenario.as_deref(), accept),
+        Command::BuildRunner { target_dir } => rusm_build::build_runner(&target_dir)
+            .map(|runner| {
+                println!("{}", runner.display());
+                ExitCode::SUCCESS
+            })
+            .map_err(|e| e.to_string()),
+        Command::New {
+            dir,
+            lang,
+            template,
+        } => new::new(&dir, lang, template),
     };
     match outcome {
         Ok(code) => code,
@@ -82,12 +141,7 @@ fn main() -> ExitCode {
 }
 
 fn build(app: &Path, target_dir: Option<&Path>) -> Result<ExitCode, String> {
-    let config = AppConfig::load(app).map_err(|e| e.to_string())?;
-    let built = rusm_build::build_app(app, target_dir).map_err(|e| e.to_string())?;
-    // Scripts become the runner's bytecode: that takes wasmtime, so the
-    // host does it.
-    let built = rusm_host::precompile(built, Some(&app.join(&config.runtime.cache_dir)))
-        .map_err(|e| e.to_string())?;
+    let built = rusm_app::build(app, target_dir).map_err(|e| e.to_string())?;
     for built in built {
         let output = built.script.map_or(built.wasm, |script| script.path);
         eprintln!("rusm build {} -> {}", built.name, output.display());
@@ -95,51 +149,17 @@ fn build(app: &Path, target_dir: Option<&Path>) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Replays `scenario` inside the simulator and prints its trace on stdout;
-/// the exit code says whether every expectation held.
-#[cfg(madsim)]
-fn sim(scenario: &Path, seed: Option<u64>) -> Result<ExitCode, String> {
-    let scenario = rusm_sim::Scenario::load(scenario).map_err(|e| e.to_string())?;
-    let seed = seed.unwrap_or(scenario.seeds[0]);
-    match rusm_sim::run(&scenario, seed) {
-        Ok(trace) => {
-            print!("{trace}");
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(rusm_sim::RunError::Expectations { failures, trace }) => {
-            print!("{trace}");
-            for failure in failures {
-                eprintln!("rusm sim: expectation failed {failure}");
-            }
-            Ok(ExitCode::FAILURE)
-        }
-        Err(setup) => Err(setup.to_string()),
-    }
-}
-
-/// Without the simulator compiled in there is nothing deterministic to
-/// replay on, so say where it is rather than run on real time.
-#[cfg(not(madsim))]
-fn sim(scenario: &Path, seed: Option<u64>) -> Result<ExitCode, String> {
-    let seed = seed.map_or(String::new(), |s| format!(" --seed {s}"));
-    Err(format!(
-        "this rusm is the production build; scenarios replay in the simulation build: \
-         bash ci/sim.sh {}{seed}",
-        scenario.display()
-    ))
-}
-
 /// Runs the app until its entry process ends; the exit code says whether it
 /// ended normally.
 fn run(app: &Path, init: Option<String>) -> Result<ExitCode, String> {
-    let config = AppConfig::load(app).map_err(|e| e.to_string())?;
+    let app = App::load(app).map_err(|e| e.to_string())?;
+    let config = app.config();
     let entry = config.app.entry.clone().ok_or(
         "rusm run starts [app] entry, and this app names none (an app that only serves runs with rusm serve)",
     )?;
-    let components = components(app, &config)?;
     let init = init.unwrap_or_else(|| config.app.init.clone()).into_bytes();
     rusm_rt::block_on(async move {
-        let host = boot(app, &config, components)?;
+        let host = boot(&app)?;
         // The node watches the entry from a process of its own.
         let me = host.node().attach("rusm").map_err(|e| e.to_string())?;
         let (_, watch) = host
@@ -164,19 +184,23 @@ fn run(app: &Path, init: Option<String>) -> Result<ExitCode, String> {
 
 /// Serves the app's listeners until the process is stopped.
 fn serve(app: &Path) -> Result<ExitCode, String> {
-    let config = AppConfig::load(app).map_err(|e| e.to_string())?;
-    if config.serve.is_empty() {
-        return Err(format!(
+    let app = App::load(app).map_err(|e| e.to_string())?;
+    let no_listener = || {
+        format!(
             "{} has no [[serve]] listener to serve",
-            app.join("rusm.toml").display()
-        ));
+            app.dir().join("rusm.toml").display()
+        )
+    };
+    if app.config().serve.is_empty() {
+        return Err(no_listener());
     }
-    let components = components(app, &config)?;
-    rusm_rt::block_on(async move {
-        let host = boot(app, &config, components)?;
-        let server = rusm_serve::Server::start(&host, &config.serve)
+    rusm_rt::block_on(async {
+        let host = boot(&app)?;
+        let server = app
+            .serve(&host)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?
+            .ok_or_else(no_listener)?;
         for bound in server.bound() {
             let scheme = match bound.kind {
                 ListenerKind::Http => "http",
@@ -189,35 +213,13 @@ fn serve(app: &Path) -> Result<ExitCode, String> {
     })
 }
 
-/// The app's built components (`wasm/`, as `rusm build` left it) with
-/// their capability profiles, checked against every name the config
-/// mentions.
-fn components(app: &Path, config: &AppConfig) -> Result<Vec<ComponentSource>, String> {
-    let built = rusm_build::built(app).map_err(|e| e.to_string())?;
-    let names: Vec<String> = built.iter().map(|b| b.name.clone()).collect();
-    config.check_components(&names).map_err(|e| e.to_string())?;
-    built
-        .into_iter()
-        .map(|b| {
-            let capabilities = config.capabilities(&b.name);
-            ComponentSource::from_built(b, capabilities).map_err(|e| e.to_string())
-        })
-        .collect()
-}
-
-/// Compiles the components, boots the node with the lifecycle log, and
-/// starts the resident components.
-fn boot(app: &Path, config: &AppConfig, components: Vec<ComponentSource>) -> Result<Host, String> {
-    show_lifecycle_log(config.log.level);
-    let host = Host::builder(config.runtime.clone())
-        .observer(Arc::new(rusm_host::LifecycleLog))
-        .cache_dir(app.join(&config.runtime.cache_dir))
-        .storage(app, &config.storage)
-        .fetch(app, &config.fetch)
-        .build(components)
-        .map_err(|e| e.to_string())?;
-    host.start_residents(Resident::from_config(config))
-        .map_err(|e| e.to_string())?;
+/// Compiles the app's components, boots its node with the lifecycle log,
+/// and starts its residents.
+fn boot(app: &App) -> Result<Host, String> {
+    show_lifecycle_log(app.config().log.level);
+    let builder = app.host().observer(Arc::new(rusm_host::LifecycleLog));
+    let host = app.boot(builder).map_err(|e| e.to_string())?;
+    app.start_residents(&host).map_err(|e| e.to_string())?;
     Ok(host)
 }
 

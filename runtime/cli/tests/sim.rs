@@ -53,6 +53,9 @@ fn two_fresh_processes_replay_a_seed_byte_for_byte() {
         ("chat", "1"),
         // QuickJS inside the runner: timers, callbacks and a timeout.
         ("ts-client", "2"),
+        // Its build runs `bun install`, which prints its own timings: on
+        // stderr, never in the trace.
+        ("fetch-upstream-hangs-up", "7"),
     ] {
         let path = format!("scenarios/{scenario}.toml");
         let once = stdout(&rusm_sim(&[&path, "--seed", seed]));
@@ -86,11 +89,16 @@ fn a_failed_expectation_prints_the_trace_and_fails() {
     let dir = std::env::temp_dir().join(format!("rusm-sim-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("wrong.toml");
+    // A scenario outside any app names its app by path.
+    let app = repo().join("examples/ping-pong");
     std::fs::write(
         &file,
-        "description = \"pong is not dead at once\"\napp = \"ping-pong\"\nseeds = [1]\nrun-ms = 10\n\
-         [[step]]\nat-ms = 0\nspawn = \"pong\"\ninit = '{\"heartbeat_ms\": 100}'\n\
-         [[step]]\nat-ms = 10\nexpect-exited = \"pong\"\n",
+        format!(
+            "description = \"pong is not dead at once\"\napp = {:?}\nseeds = [1]\nrun-ms = 10\n\
+             [[step]]\nat-ms = 0\nspawn = \"pong\"\ninit = '{{\"heartbeat_ms\": 100}}'\n\
+             [[step]]\nat-ms = 10\nexpect-exited = \"pong\"\n",
+            app.display().to_string()
+        ),
     )
     .unwrap();
     let out = rusm_sim(&[file.to_str().unwrap()]);

@@ -38,7 +38,7 @@ mod supervisor;
 mod wasi;
 
 pub use log::LifecycleLog;
-pub use script::{Script, compile as compile_script, precompile};
+pub use script::{Script, compile as compile_script};
 pub use session::{Answer, Answers, Frame, Request, Session};
 pub use supervisor::Resident;
 

@@ -2,7 +2,7 @@
 //! program. The `rusm:runtime/script` import hands the runner its program,
 //! and takes back the bytecode when the host started it to compile one.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use rusm_config::{Capabilities, Runtime};
@@ -39,68 +39,6 @@ impl Script {
             ..Script::source(code)
         }
     }
-}
-
-impl ComponentSource {
-    /// A component `rusm build` built, with its capability profile; a
-    /// script's program is read now.
-    pub fn from_built(
-        built: rusm_build::Built,
-        capabilities: Capabilities,
-    ) -> Result<ComponentSource, HostError> {
-        let script = match &built.script {
-            None => None,
-            Some(file) => {
-                let code = std::fs::read(&file.path).map_err(|e| HostError::Compile {
-                    component: built.name.clone(),
-                    message: format!("cannot read {}: {e}", file.path.display()),
-                })?;
-                Some(if file.bytecode {
-                    Script::bytecode(code)
-                } else {
-                    Script::source(code)
-                })
-            }
-        };
-        Ok(ComponentSource {
-            name: built.name,
-            wasm: built.wasm,
-            capabilities,
-            script,
-        })
-    }
-}
-
-/// Precompiles every script among `built` that is still source:
-/// `wasm/<name>.js` becomes `wasm/<name>.qjsbc` beside it, written by the
-/// runner it will run on ([`compile`]). The rest pass through.
-pub fn precompile(
-    built: Vec<rusm_build::Built>,
-    cache_dir: Option<&Path>,
-) -> Result<Vec<rusm_build::Built>, HostError> {
-    built
-        .into_iter()
-        .map(|mut b| {
-            let Some(file) = b.script.as_mut().filter(|f| !f.bytecode) else {
-                return Ok(b);
-            };
-            let failed = |message: String| HostError::Compile {
-                component: b.name.clone(),
-                message,
-            };
-            let source = std::fs::read(&file.path)
-                .map_err(|e| failed(format!("cannot read {}: {e}", file.path.display())))?;
-            let bytecode = compile(&b.wasm, &b.name, &source, cache_dir)?;
-            let out: PathBuf = file.path.with_extension("qjsbc");
-            std::fs::write(&out, bytecode)
-                .map_err(|e| failed(format!("cannot write {}: {e}", out.display())))?;
-            *file = rusm_build::ScriptFile {
-                path: out,
-                bytecode: true,
-            };
-            Ok(b)
-        })
-        .collect()
 }
 
 /// Compiles the JavaScript module `source` to the bytecode of the runner at

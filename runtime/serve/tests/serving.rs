@@ -14,7 +14,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use rusm_config::{AppConfig, ListenerKind, ServeLimits};
 use rusm_core::{Event, Observer};
-use rusm_host::{ComponentSource, Host, Resident};
+use rusm_host::Host;
 use rusm_rt::net::TcpStream;
 use rusm_rt::sync::Notify;
 use rusm_rt::time::Duration;
@@ -26,23 +26,13 @@ fn app_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/serve-rs")
 }
 
-/// The app's components, built once per test binary.
-fn components(config: &AppConfig) -> Vec<ComponentSource> {
-    static BUILT: OnceLock<Vec<rusm_build::Built>> = OnceLock::new();
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    BUILT
-        .get_or_init(|| {
-            rusm_build::build_app(&app_dir(), Some(&repo.join("target/guests")))
-                .expect("guest build")
-        })
-        .iter()
-        .map(|b| ComponentSource {
-            capabilities: config.capabilities(&b.name),
-            name: b.name.clone(),
-            wasm: b.wasm.clone(),
-            script: None,
-        })
-        .collect()
+/// The app with `config`, built once per test binary.
+fn app(config: AppConfig) -> rusm_app::App {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        rusm_app::build(&app_dir(), None).expect("rusm build");
+    });
+    rusm_app::App::with_config(&app_dir(), config).expect("the app loads")
 }
 
 /// The lifecycle as lines (`spawn echo#9`, `exit api#4 disconnect`), guest
@@ -112,13 +102,10 @@ async fn serve(limits: ServeLimits) -> Served {
         listener.limits = limits;
     }
     let log = Arc::new(Log::default());
-    let host = Host::builder(config.runtime.clone())
-        .observer(log.clone())
-        .build(components(&config))
-        .unwrap();
-    host.start_residents(Resident::from_config(&config))
-        .unwrap();
-    let server = Server::start(&host, &config.serve).await.unwrap();
+    let app = app(config);
+    let host = app.boot(app.host().observer(log.clone())).unwrap();
+    app.start_residents(&host).unwrap();
+    let server = app.serve(&host).await.unwrap().expect("listeners");
     let address = |kind| {
         server
             .bound()
