@@ -41,6 +41,17 @@ for lang in rust ts; do
     done
 done
 
+echo "== rusm test --seeds sweeps, with a summary" >&2
+(cd rust-worker && rusm test --seeds 6 2> ../out)
+expect "a sweep" "ok     greet seed 6 (6/6)" out
+expect "a sweep" "rusm test: 6 passed, 0 failed" out
+
+echo "== a second install updates in place" >&2
+bash "$repo/ci/install.sh" "$work/prefix" \
+    --prebuilt "$repo/target/debug/rusm" "$repo/target-madsim/debug/rusm" 2> out
+expect "the second install" "installed: $work/prefix/bin/rusm" out
+(cd rust-worker && rusm test --scenario greet)
+
 echo "== rusm new refuses a directory that is not empty" >&2
 if rusm new rust-worker 2> out; then fail "rusm new overwrote an app"; fi
 expect "rusm new into an app" "exists and is not empty" out
