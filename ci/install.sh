@@ -54,7 +54,11 @@ for crate in sdk-rs/rusm-rs sdk-rs/macros sdk-rs/wire; do
     cp -R "$crate/src" "$stage/$crate/"
 done
 cp -R runtime/host/wit "$stage/runtime/host/"
-cp -R sdk-ts/src sdk-ts/bundle.ts sdk-ts/package.json sdk-ts/tsconfig.json "$stage/sdk-ts/"
+# rusm-ts with its type declarations, for an editor's or tsc's sake (the
+# bundler reads the sources).
+bun="$repo/.tools/node_modules/.bin/bun"
+(cd sdk-ts && "$bun" install --frozen-lockfile && "$bun" run types) >&2
+cp -R sdk-ts/src sdk-ts/types sdk-ts/bundle.ts sdk-ts/package.json sdk-ts/tsconfig.json "$stage/sdk-ts/"
 # The SDK crates inherit their version, edition and lints from a workspace,
 # as in the checkout: the home has one of its own holding just them.
 {
