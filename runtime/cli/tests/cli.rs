@@ -555,6 +555,16 @@ impl Drop for Node {
 /// `rusm serve` on `app`, started; the node and the addresses of its first
 /// `listeners` listeners, in the order of its config.
 fn serving(app: &Path, listeners: usize) -> (Node, Vec<std::net::SocketAddr>) {
+    serving_once(app, listeners, None)
+}
+
+/// [`serving`], and also waits for a line of the lifecycle log that begins
+/// with `ready` (the app's `[log] level` must show it).
+fn serving_once(
+    app: &Path,
+    listeners: usize,
+    mut ready: Option<&str>,
+) -> (Node, Vec<std::net::SocketAddr>) {
     use std::io::{BufRead, BufReader};
     let mut child = Command::new(env!("CARGO_BIN_EXE_rusm"))
         .args(["serve", app.to_str().unwrap()])
@@ -564,12 +574,15 @@ fn serving(app: &Path, listeners: usize) -> (Node, Vec<std::net::SocketAddr>) {
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     let mut addresses = Vec::new();
-    while addresses.len() < listeners {
+    while addresses.len() < listeners || ready.is_some() {
         line.clear();
         assert!(
             stderr.read_line(&mut line).unwrap() > 0,
             "rusm serve ended early"
         );
+        if ready.is_some_and(|ready| line.starts_with(ready)) {
+            ready = None;
+        }
         if let Some((_, address)) = line
             .trim()
             .strip_prefix("rusm listening on ")
@@ -695,10 +708,14 @@ async fn websocket_echo(address: std::net::SocketAddr, frames: &[(u8, &[u8])]) -
 /// there.
 #[test]
 fn chat_posts_reach_tails_and_survive_a_killed_node() {
+    // At debug the lifecycle log shows registrations: the test waits for
+    // the resident rooms service's.
     let config = std::fs::read_to_string(built().join("chat/rusm.toml"))
         .unwrap()
-        .replace("127.0.0.1:8090", "127.0.0.1:0");
+        .replace("127.0.0.1:8090", "127.0.0.1:0")
+        .replace("level = \"warn\"", "level = \"debug\"");
     let app = deployed("chat", &config);
+    let rooms_ready = Some("rusm register \"rooms\"");
     let post = |address, body: &str| {
         let request = format!(
             "POST /rooms/lobby HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
@@ -706,7 +723,7 @@ fn chat_posts_reach_tails_and_survive_a_killed_node() {
         );
         exchange(address, request, 10_000)
     };
-    let (node, address) = serving(&app, 1);
+    let (node, address) = serving_once(&app, 1, rooms_ready);
     let address = address[0];
     let (answer, tailed) = rusm_rt::block_on(async {
         let request = "GET /rooms/lobby/events HTTP/1.1\r\nhost: x\r\n\r\n";
@@ -722,23 +739,14 @@ fn chat_posts_reach_tails_and_survive_a_killed_node() {
     );
     drop(node);
 
-    let (node, address) = serving(&app, 1);
-    let address = address[0];
-    let request = "GET /rooms/lobby HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
     // The node listens before its resident rooms service has reopened the
     // kv file and registered (slower after a SIGKILL, and on a loaded
-    // machine); until then chat answers 503 "try again", and so this
-    // client does, a bounded number of times.
-    let history = rusm_rt::block_on(async {
-        for _ in 0..100 {
-            let answer = exchange(address, request.to_string(), 10_000).await;
-            if !answer.starts_with("HTTP/1.1 503") {
-                return answer;
-            }
-            rusm_rt::time::sleep(rusm_rt::time::Duration::from_millis(100)).await;
-        }
-        panic!("the rooms service never came back");
-    });
+    // machine), and until then chat answers 503 "try again": so the test
+    // waits for the registration.
+    let (node, address) = serving_once(&app, 1, rooms_ready);
+    let address = address[0];
+    let request = "GET /rooms/lobby HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
+    let history = rusm_rt::block_on(exchange(address, request.to_string(), 10_000));
     drop(node);
     assert!(
         history.ends_with(r#"[{"seq":1,"author":"ann","text":"hi"}]"#),
