@@ -32,6 +32,8 @@ for lang in rust ts; do
         app="$lang-$template"
         echo "== $app: rusm new, rusm build, rusm test" >&2
         rusm new "$app" --lang "$lang" --template "$template"
+        # Its SDK references point into the install, never into this checkout.
+        if grep -rlF "$repo" "$app"; then fail "$app refers to the checkout"; fi
         (cd "$app" && rusm build && rusm test)
         if [ "$lang" = rust ]; then
             # What a user's CI would lint: the template's code as written out.

@@ -164,6 +164,11 @@ fn against_snapshot(
 /// rusm_sim::check::assert_replays(&scenario, "snapshots/pong-idles.snap".as_ref());
 /// ```
 pub fn assert_replays(scenario: &Scenario, snapshot: &Path) {
+    assert!(
+        !scenario.seeds.is_empty(),
+        "scenario {:?} has no seed to run",
+        scenario.description
+    );
     let accept = std::env::var_os("RUSM_ACCEPT").is_some_and(|v| v == "1");
     let file = snapshot.with_extension("scenario.toml");
     let source = format!(
