@@ -23,16 +23,23 @@ const CORE_ROUNDS: usize = 200_000;
 const GUEST_ROUNDS: usize = 50_000;
 const RESTARTS: usize = 2_000;
 
+/// One kind of component's process figures alone, with no peer: what a
+/// profile of that path runs (`--only typescript`: spawn+exit, cold
+/// starts, idle memory; `--only rust`: spawn+exit).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Alone {
+    TypeScript,
+    Rust,
+}
+
 /// Spawn, ping-pong and supervised restarts beside Erlang's; then the
-/// figures of rusm's own. `typescript_only`: just the TypeScript process
-/// figures (spawn+exit, cold starts, idle memory) and no peer, for
-/// profiling them.
-pub fn run(peers: &Peers, rows: &mut Vec<Row>, typescript_only: bool) {
-    // Profiling TypeScript needs no peer.
+/// figures of rusm's own. With `alone`, just that kind's figures.
+pub fn run(peers: &Peers, rows: &mut Vec<Row>, alone: Option<Alone>) {
+    // Profiling one path needs no peer.
     let erlang = peers
         .erlang
         .as_ref()
-        .filter(|_| !typescript_only)
+        .filter(|_| alone.is_none())
         .map(|erlang| {
             println!("erlang: spawn+exit, ping-pong, supervised restarts ({RUNS} runs) ...");
             let runs: Vec<_> = (0..RUNS)
@@ -75,17 +82,24 @@ pub fn run(peers: &Peers, rows: &mut Vec<Row>, typescript_only: bool) {
         let ts = "TypeScript component";
         let hello = || component_spawn_exit(&host, "hello", br#"{"quiet": true}"#, SCRIPT_SPAWNS);
         let hello = || median_run(hello, |per_s| *per_s);
-        if typescript_only {
-            add(Row::higher(spawn, "/s", ts, hello().await).against(spawns()));
-            script_figures(&host, &mut add).await;
-            return;
+        let faulty = || component_spawn_exit(&host, "faulty", br#""normal""#, COMPONENT_SPAWNS);
+        let faulty = || median_run(faulty, |per_s| *per_s);
+        match alone {
+            Some(Alone::TypeScript) => {
+                add(Row::higher(spawn, "/s", ts, hello().await).against(spawns()));
+                script_figures(&host, &mut add).await;
+                return;
+            }
+            Some(Alone::Rust) => {
+                add(Row::higher(spawn, "/s", "Rust component", faulty().await));
+                return;
+            }
+            None => {}
         }
         let native = "actor core (native)";
         let core = median_run(|| core_spawn_exit(CORE_SPAWNS), |per_s| *per_s).await;
         add(Row::higher(spawn, "/s", native, core).against(spawns()));
-        let faulty = || component_spawn_exit(&host, "faulty", br#""normal""#, COMPONENT_SPAWNS);
-        let faulty = median_run(faulty, |per_s| *per_s).await;
-        add(Row::higher(spawn, "/s", "Rust component", faulty).against(spawns()));
+        add(Row::higher(spawn, "/s", "Rust component", faulty().await).against(spawns()));
         add(Row::higher(spawn, "/s", ts, hello().await).against(spawns()));
 
         let mut ping_pong = |rusm: &str, (per_s, p50, p99): (f64, f64, f64)| {

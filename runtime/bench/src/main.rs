@@ -6,7 +6,7 @@
 //! a slow machine.
 //!
 //! Usage: rusm-bench [--wasmtime <wasmtime> --wasi-hello <component>]
-//!                   [--only actors|serving|typescript] [--write <dir>]
+//!                   [--only actors|serving|typescript|rust] [--write <dir>]
 //! (ci/bench installs the peers, builds rusm and passes all of these.)
 
 mod actors;
@@ -45,7 +45,12 @@ fn main() {
     let mut rows = Vec::new();
     let only = only.as_deref();
     if only != Some("serving") {
-        actors::run(&peers, &mut rows, only == Some("typescript"));
+        let alone = match only {
+            Some("typescript") => Some(actors::Alone::TypeScript),
+            Some("rust") => Some(actors::Alone::Rust),
+            _ => None,
+        };
+        actors::run(&peers, &mut rows, alone);
     }
     if only.is_none() || only == Some("serving") {
         serving::run(&peers, &mut rows);
