@@ -38,7 +38,7 @@ RQUICKJS_SYS_NO_WASI_SDK=1 CC_wasm32_wasip2=clang-19 AR_wasm32_wasip2=llvm-ar-19
     cargo clippy --manifest-path runner/Cargo.toml --release --target wasm32-wasip2 \
     --target-dir target/runner -- -D warnings
 
-step "rusm-ts: bun test (the wire vectors rusm-wire is held to, URL against Bun's), tsc over it and the examples' TypeScript, its .d.ts"
+step "rusm-ts: bun test (the wire vectors rusm-wire is held to, URL against Bun's), tsc over it and the examples' and templates' TypeScript, its .d.ts"
 (
     cd sdk-ts
     bun="$PWD/../.tools/node_modules/.bin/bun"
