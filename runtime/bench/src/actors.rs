@@ -22,10 +22,14 @@ const SCRIPT_SPAWNS: usize = 2_000;
 const CORE_ROUNDS: usize = 200_000;
 const GUEST_ROUNDS: usize = 50_000;
 const RESTARTS: usize = 2_000;
+/// Idle processes held at once for their memory per process.
+const IDLE_COMPONENTS: usize = 10_000;
+const IDLE_SCRIPTS: usize = 2_000;
 
 /// One kind of component's process figures alone, with no peer: what a
 /// profile of that path runs (`--only typescript`: spawn+exit, cold
-/// starts, idle memory; `--only rust`: spawn+exit).
+/// starts, idle memory; `--only rust`: spawn+exit beside the floor,
+/// ping-pong, crash and restart).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Alone {
     TypeScript,
@@ -84,43 +88,93 @@ pub fn run(peers: &Peers, rows: &mut Vec<Row>, alone: Option<Alone>) {
         let hello = || median_run(hello, |per_s| *per_s);
         let faulty = || component_spawn_exit(&host, "faulty", br#""normal""#, COMPONENT_SPAWNS);
         let faulty = || median_run(faulty, |per_s| *per_s);
-        match alone {
-            Some(Alone::TypeScript) => {
-                add(Row::higher(spawn, "/s", ts, hello().await).against(spawns()));
-                script_figures(&host, &mut add).await;
-                return;
-            }
-            Some(Alone::Rust) => {
-                add(Row::higher(spawn, "/s", "Rust component", faulty().await));
-                return;
-            }
-            None => {}
+        let floor = || component_spawn_exit(&host, FLOOR, b"", COMPONENT_SPAWNS);
+        let floor = || median_run(floor, |per_s| *per_s);
+        let engine_floor = || median_run(|| engine_floor(&host, COMPONENT_SPAWNS), |per_s| *per_s);
+        let (trivial, wasmtime_alone) = (
+            "trivial component (floor)",
+            "wasmtime alone, trivial component",
+        );
+        if alone == Some(Alone::TypeScript) {
+            add(Row::higher(spawn, "/s", ts, hello().await).against(spawns()));
+            script_figures(&host, &mut add).await;
+            return;
         }
+        // Alone, the Rust component's rows run without their peer.
+        let all = alone.is_none();
+        let against = |row: Row, key: &str| if all { row.against(erlang(key)) } else { row };
         let native = "actor core (native)";
-        let core = median_run(|| core_spawn_exit(CORE_SPAWNS), |per_s| *per_s).await;
-        add(Row::higher(spawn, "/s", native, core).against(spawns()));
-        add(Row::higher(spawn, "/s", "Rust component", faulty().await).against(spawns()));
-        add(Row::higher(spawn, "/s", ts, hello().await).against(spawns()));
+        if all {
+            let core = median_run(|| core_spawn_exit(CORE_SPAWNS), |per_s| *per_s).await;
+            add(Row::higher(spawn, "/s", native, core).against(spawns()));
+        }
+        let spawn_exit = "spawn_exit_per_s";
+        add(against(
+            Row::higher(spawn, "/s", "Rust component", faulty().await),
+            spawn_exit,
+        ));
+        add(against(
+            Row::higher(spawn, "/s", trivial, floor().await),
+            spawn_exit,
+        ));
+        add(against(
+            Row::higher(spawn, "/s", wasmtime_alone, engine_floor().await),
+            spawn_exit,
+        ));
+        if all {
+            add(Row::higher(spawn, "/s", ts, hello().await).against(spawns()));
+        }
 
         let mut ping_pong = |rusm: &str, (per_s, p50, p99): (f64, f64, f64)| {
             let rt = "ping-pong round trip";
-            add(Row::higher(rt, "/s", rusm, per_s).against(erlang("round_trips_per_s")));
-            add(Row::lower("ping-pong p50", "us", rusm, p50).against(erlang("round_trip_p50_us")));
-            add(Row::lower("ping-pong p99", "us", rusm, p99).against(erlang("round_trip_p99_us")));
+            add(against(
+                Row::higher(rt, "/s", rusm, per_s),
+                "round_trips_per_s",
+            ));
+            add(against(
+                Row::lower("ping-pong p50", "us", rusm, p50),
+                "round_trip_p50_us",
+            ));
+            add(against(
+                Row::lower("ping-pong p99", "us", rusm, p99),
+                "round_trip_p99_us",
+            ));
         };
         let rate = |(per_s, _, _): &(f64, f64, f64)| *per_s;
-        ping_pong(
-            native,
-            median_run(|| core_round_trips(CORE_ROUNDS), rate).await,
-        );
+        if all {
+            ping_pong(
+                native,
+                median_run(|| core_round_trips(CORE_ROUNDS), rate).await,
+            );
+        }
         let guests = median_run(|| guest_round_trips(&host, GUEST_ROUNDS), rate).await;
         ping_pong("two Rust components", guests);
+
+        let announce = |me: Pid| format!(r#"{{"idle": {{"to": {}}}}}"#, me.as_raw());
+        let idle = idle_memory(
+            &host,
+            "faulty",
+            announce,
+            IDLE_COMPONENTS,
+            peers::proportional_bytes,
+        );
+        add(Row::lower(
+            "idle Rust process, PSS",
+            "KiB",
+            "faulty in receive, 10,000 held",
+            bounded("idle memory", idle).await,
+        ));
 
         let restarted = || supervised_restarts(&host, &restarts, RESTARTS);
         let per_s = median_run(restarted, |per_s| *per_s).await;
         let resident = "Rust component, resident";
-        add(Row::higher("crash and restart", "/s", resident, per_s)
-            .against(erlang("restarts_per_s")));
+        add(against(
+            Row::higher("crash and restart", "/s", resident, per_s),
+            "restarts_per_s",
+        ));
+        if !all {
+            return;
+        }
 
         let (per_s, p50, p99) = bounded("service calls", service_calls(&host, 20_000)).await;
         let calls = "two Rust components (calc.add)";
@@ -158,11 +212,27 @@ async fn script_figures(host: &Host, add: &mut impl FnMut(Row)) {
     add(Row::lower(cold, "us", "runner, empty module", empty));
     add(Row::lower(cold, "us", "hello-ts from bytecode", bytecode));
     add(Row::lower(cold, "us", "hello-ts from source", source));
-    let idle = bounded("idle memory", idle_script_memory(host, 500)).await;
+    let announce = |me: Pid| format!(r#"{{"idle": {}}}"#, me.as_raw());
+    let idle = idle_memory(host, "hello", announce, 500, peers::resident_bytes);
+    let idle = bounded("idle memory", idle).await;
     add(Row::lower(
         "idle TypeScript process",
         "KiB",
         "hello-ts in receive",
+        idle,
+    ));
+    let idle = idle_memory(
+        host,
+        "hello",
+        announce,
+        IDLE_SCRIPTS,
+        peers::proportional_bytes,
+    );
+    let idle = bounded("idle memory", idle).await;
+    add(Row::lower(
+        "idle TypeScript process, PSS",
+        "KiB",
+        "hello-ts in receive, 2,000 held",
         idle,
     ));
 }
@@ -327,8 +397,16 @@ fn host(observer: Arc<dyn Observer>) -> Host {
             });
         }
     }
+    components.push(ComponentSource {
+        name: FLOOR.into(),
+        wasm: floor_component(),
+        capabilities: Capabilities::default(),
+        script: None,
+    });
     let settings = Runtime {
-        max_processes: 2 * BATCH + 16,
+        max_processes: IDLE_COMPONENTS + 16,
+        // The bench process hears from every idle process at once.
+        mailbox_len: 2 * IDLE_COMPONENTS,
         ..Runtime::default()
     };
     // A real file on this machine's disk: every write is an fsync.
@@ -340,6 +418,55 @@ fn host(observer: Arc<dyn Observer>) -> Host {
         .observer(observer)
         .build(components)
         .expect("host")
+}
+
+/// The trivial component's name in the bench's host.
+const FLOOR: &str = "floor";
+
+/// `floor.wat` as a component binary, written under `target/` for the host
+/// to load like any other.
+fn floor_component() -> std::path::PathBuf {
+    let wasm = wat::parse_str(include_str!("floor.wat")).expect("floor.wat parses");
+    let path = repo().join("target/rusm-bench/floor.wasm");
+    std::fs::create_dir_all(path.parent().expect("a parent")).expect("target/rusm-bench");
+    std::fs::write(&path, wasm).expect("write floor.wasm");
+    path
+}
+
+/// The engine's own floor: the trivial component instantiated, run and
+/// dropped `total` times, one after the other, straight on the host's
+/// engine (the same pool and preemption) with no process, table or monitor
+/// around it.
+async fn engine_floor(host: &Host, total: usize) -> f64 {
+    let engine = host.engine();
+    let wasm = std::fs::read(floor_component()).expect("floor.wasm");
+    let component = wasmtime::component::Component::new(engine, wasm).expect("compile the floor");
+    let linker = wasmtime::component::Linker::<()>::new(engine);
+    let pre = linker
+        .instantiate_pre(&component)
+        .expect("the floor imports nothing");
+    let start = time::now();
+    for _ in 0..total {
+        let mut store = wasmtime::Store::new(engine, ());
+        // The host's engine meters fuel or epochs, as its processes are;
+        // whichever is off refuses its setting, harmlessly.
+        let _ = store.set_fuel(u64::MAX);
+        store.set_epoch_deadline(u64::MAX / 2);
+        let instance = pre
+            .instantiate_async(&mut store)
+            .await
+            .expect("instantiate");
+        let run = instance
+            .get_export_index(&mut store, None, "wasi:cli/run@0.2.0")
+            .and_then(|cli| instance.get_export_index(&mut store, Some(&cli), "run"))
+            .expect("the floor exports run");
+        let run = instance
+            .get_typed_func::<(), (Result<(), ()>,)>(&mut store, &run)
+            .expect("run: func() -> result");
+        let (outcome,) = run.call_async(&mut store, ()).await.expect("run");
+        assert_eq!(outcome, Ok(()), "the floor returns ok");
+    }
+    per_second(total, time::now() - start)
 }
 
 /// The benchmark's own process on `host`: it spawns, monitors and listens.
@@ -525,17 +652,23 @@ async fn script_cold_start(host: &Host, total: usize) -> [f64; 3] {
     ]
 }
 
-/// The memory an idle TypeScript process holds, in KiB: the node's
-/// resident set before and after `count` hello-ts processes that wait in
-/// `receive`.
-async fn idle_script_memory(host: &Host, count: usize) -> f64 {
+/// The memory an idle process holds, in KiB: what `measure` says the node
+/// holds before and after `count` processes of `component` that announce
+/// themselves with a message and then wait in `receive`.
+async fn idle_memory(
+    host: &Host,
+    component: &str,
+    init: impl Fn(Pid) -> String,
+    count: usize,
+    measure: fn(u32) -> u64,
+) -> f64 {
     let me = bench_process(host);
-    let before = peers::resident_bytes(std::process::id());
-    let init = format!(r#"{{"idle": {}}}"#, me.pid().as_raw());
+    let before = measure(std::process::id());
+    let init = init(me.pid());
     let mut pids: Vec<Pid> = Vec::new();
     for _ in 0..count {
         pids.push(
-            host.spawn_monitor(&me, "hello", init.clone().into_bytes())
+            host.spawn_monitor(&me, component, init.clone().into_bytes())
                 .expect("spawn")
                 .0,
         );
@@ -546,7 +679,7 @@ async fn idle_script_memory(host: &Host, count: usize) -> f64 {
             up += 1;
         }
     }
-    let after = peers::resident_bytes(std::process::id());
+    let after = measure(std::process::id());
     for pid in pids {
         me.exit(pid, ExitReason::Killed).expect("kill");
     }

@@ -90,7 +90,11 @@ const NOTES: &str = "\
   core (native Rust processes), a Rust component (`examples/faults`'
   `faulty`, told to return) and a TypeScript component (`examples/hello-ts`'
   `hello`, told to return: a QuickJS runner from bytecode) against Erlang's
-  `spawn_monitor` of an empty fun.
+  `spawn_monitor` of an empty fun. Beside them, the floor: a trivial
+  component (`runtime/bench/src/floor.wat`: no imports, one page of memory,
+  a `run` that returns at once) spawned the same way, and the same
+  component instantiated, run and dropped straight on the host's wasmtime
+  engine, one at a time, with no process around it (wasmtime alone).
 - **ping-pong**: one process sends to another, which answers; the next
   message goes when the answer is back. The core sends bytes; the Rust
   components are `examples/ping-pong` (JSON both ways, timed by the host's

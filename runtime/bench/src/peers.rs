@@ -181,11 +181,23 @@ pub fn rusm_binary() -> PathBuf {
 
 /// A process's resident set, from /proc (`VmRSS`).
 pub fn resident_bytes(pid: u32) -> u64 {
-    let status =
-        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/<pid>/status");
-    status
+    proc_bytes(pid, "status", "VmRSS:")
+}
+
+/// Process `pid`'s proportional set size (`Pss` in `smaps_rollup`): a page
+/// shared by n mappings counts 1/n, so a copy-on-write image page mapped by
+/// many instances is not counted once per instance as `VmRSS` counts it.
+pub fn proportional_bytes(pid: u32) -> u64 {
+    proc_bytes(pid, "smaps_rollup", "Pss:")
+}
+
+/// The `key: <n> kB` line of `/proc/<pid>/<file>`, in bytes.
+fn proc_bytes(pid: u32, file: &str, key: &str) -> u64 {
+    let path = format!("/proc/{pid}/{file}");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let kib = text
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(key))
         .and_then(|rest| {
             rest.trim()
                 .trim_end_matches("kB")
@@ -193,6 +205,6 @@ pub fn resident_bytes(pid: u32) -> u64 {
                 .parse::<u64>()
                 .ok()
         })
-        .expect("a VmRSS line")
-        * 1024
+        .unwrap_or_else(|| panic!("{path} has no {key} line"));
+    kib * 1024
 }

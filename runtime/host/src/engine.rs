@@ -18,6 +18,11 @@ use crate::{ComponentSource, HostError};
 const CORE_INSTANCES_PER_PROCESS: u32 = 4;
 const TABLES_PER_PROCESS: u32 = 3;
 const MEMORIES_PER_PROCESS: u32 = 2;
+/// What a free pool slot keeps resident of its last process's linear
+/// memory and tables, reset in place for the next one: enough for a Rust
+/// process's start-up pages.
+const MEMORY_KEEP_RESIDENT_BYTES: usize = 256 << 10;
+const TABLE_KEEP_RESIDENT_BYTES: usize = 64 << 10;
 /// Unmapped bytes after each linear memory slot.
 const MEMORY_GUARD_BYTES: u64 = 64 << 10;
 
@@ -45,6 +50,15 @@ pub(crate) fn new(settings: &Runtime) -> Result<Engine, HostError> {
         .total_memories(slots.saturating_mul(MEMORIES_PER_PROCESS))
         .total_stacks(slots)
         .max_memory_size(memory_bytes as usize);
+    // A slot is reset for its next process by rewriting the pages its last
+    // process dirtied (found with Linux's PAGEMAP_SCAN, or the lowest ones
+    // where the kernel lacks it) rather than by `madvise`, whose TLB
+    // shootdown across cores cost most of a spawn (ARCHITECTURE.md).
+    // The reset restores the image either way: no process sees another's
+    // bytes. The price: a free slot keeps up to this much resident.
+    pool.linear_memory_keep_resident(MEMORY_KEEP_RESIDENT_BYTES)
+        .table_keep_resident(TABLE_KEEP_RESIDENT_BYTES)
+        .pagemap_scan(wasmtime::Enabled::Auto);
 
     let mut config = Config::new();
     config
@@ -55,6 +69,9 @@ pub(crate) fn new(settings: &Runtime) -> Result<Engine, HostError> {
         .memory_reservation(memory_bytes)
         .memory_guard_size(MEMORY_GUARD_BYTES)
         .memory_init_cow(true)
+        // No exit reason shows a trap's wasm backtrace, and capturing one
+        // cost a tenth of every crash and restart.
+        .wasm_backtrace_max_frames(None)
         .consume_fuel(preemption(settings) == Preemption::Fuel || settings.max_fuel.is_some())
         .epoch_interruption(preemption(settings) == Preemption::Epoch);
     // For profiling guests: `perf` names their compiled functions from the

@@ -285,6 +285,13 @@ impl Host {
         &self.shared.node
     }
 
+    /// The wasmtime engine every process of this host runs on, configured
+    /// by its settings (the pool, preemption): what a benchmark measures
+    /// the engine's own floor on.
+    pub fn engine(&self) -> &Engine {
+        &self.shared.engine
+    }
+
     /// Stops the node (every process ends, `killed`) and closes its kv
     /// store, so the file can be opened again (a restarted node in a
     /// scenario). Processes spawned afterwards find no store.

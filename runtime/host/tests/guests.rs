@@ -221,6 +221,34 @@ fn each_kind_of_misbehaviour_ends_only_its_process_with_the_right_reason() {
 }
 
 #[test]
+fn every_process_starts_from_a_fresh_memory_whoever_used_its_pool_slot_before() {
+    rusm_rt::block_on(async {
+        let host = Host::builder(settings())
+            .build(components("faults", |_| Capabilities::default()))
+            .unwrap();
+        let me = host.node().attach("test").unwrap();
+        let init = format!(r#"{{"residue": {{"to": {}}}}}"#, me.pid().as_raw());
+        // One after the other, so that each reuses the slot (and its pages
+        // kept resident) of the one before, which scribbled over them.
+        for round in 0..20 {
+            let (pid, _) = host
+                .spawn_monitor(&me, "faulty", init.clone().into_bytes())
+                .unwrap();
+            let Message::Data { bytes, .. } = next(&me).await else {
+                panic!("round {round}: the residue report comes first");
+            };
+            let [data, bss, grown]: [usize; 3] = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(
+                (data, bss, grown),
+                (0, 0, 0),
+                "round {round}: bytes left by an earlier process (data, bss, grown page)"
+            );
+            assert_eq!(down_of(&me, pid).await, ExitReason::Normal);
+        }
+    });
+}
+
+#[test]
 fn a_guest_that_never_yields_is_preempted_and_others_progress_with_fuel_and_with_epochs() {
     for preemption in [Preemption::Fuel, Preemption::Epoch] {
         rusm_rt::block_on(async {

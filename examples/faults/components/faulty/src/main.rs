@@ -31,6 +31,14 @@ enum Behaviour {
     BadPid,
     /// Echoes one message, then traps mid-conversation.
     EchoThenTrap,
+    /// Tells `to` what it finds in memory before scribbling over it: a
+    /// static with an initial value (the image's data), a zeroed static
+    /// and a page it grows. A fresh instance finds the image and zeros,
+    /// whichever process used its pool slot before.
+    Residue { to: Pid },
+    /// Tells `to` it is up, then waits in `receive` until it is killed: an
+    /// idle process, for measuring what one holds.
+    Idle { to: Pid },
     /// Sleeps `ms` with the standard library (a WASI clock timer, not a
     /// receive), then tells `to` the milliseconds its clock saw pass.
     Sleep { to: Pid, ms: u64 },
@@ -71,6 +79,13 @@ fn main(behaviour: Behaviour) {
             std::thread::sleep(std::time::Duration::from_millis(ms));
             send(to, &(start.elapsed().as_millis() as u64));
         }
+        Behaviour::Residue { to } => send(to, &residue()),
+        Behaviour::Idle { to } => {
+            send(to, &"up");
+            loop {
+                receive();
+            }
+        }
         Behaviour::EchoThenTrap => {
             if let Message::Data { from, bytes } = receive() {
                 send_bytes(from, &bytes);
@@ -78,6 +93,31 @@ fn main(behaviour: Behaviour) {
             core::arch::wasm32::unreachable()
         }
     }
+}
+
+/// What [`Behaviour::Residue`] reports: `[data, bss, grown]`, each the
+/// count of bytes that differ from a fresh instance's.
+fn residue() -> [usize; 3] {
+    use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+    const SEED: u8 = 0x5e;
+    static DATA: [AtomicU8; 4096] = [const { AtomicU8::new(SEED) }; 4096];
+    static BSS: [AtomicU8; 4096] = [const { AtomicU8::new(0) }; 4096];
+    let mut seen = [0; 3];
+    for (count, (cells, fresh)) in seen.iter_mut().zip([(&DATA, SEED), (&BSS, 0)]) {
+        *count = cells
+            .iter()
+            .filter(|c| c.swap(!fresh, Relaxed) != fresh)
+            .count();
+    }
+    const PAGE: usize = 64 << 10;
+    let grown = core::arch::wasm32::memory_grow(0, 1);
+    assert_ne!(grown, usize::MAX, "memory grows by a page");
+    // SAFETY: the page just grown belongs to no allocation: wasm gives it
+    // zeroed, and nothing else in this process knows of it.
+    let page = unsafe { std::slice::from_raw_parts_mut((grown * PAGE) as *mut u8, PAGE) };
+    seen[2] = page.iter().filter(|b| **b != 0).count();
+    page.fill(0xff);
+    seen
 }
 
 // Unbounded on purpose: this is the stack overflow. Small frames, so it is
