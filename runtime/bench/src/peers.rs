@@ -157,6 +157,11 @@ impl Server {
     pub fn resident_bytes(&self) -> u64 {
         resident_bytes(self.child.id())
     }
+
+    /// The server's proportional set size, from /proc.
+    pub fn proportional_bytes(&self) -> u64 {
+        proportional_bytes(self.child.id())
+    }
 }
 
 impl Drop for Server {

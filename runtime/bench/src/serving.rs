@@ -36,6 +36,8 @@ const TS_REQUESTS: usize = 4_000;
 /// `max-connections` of 1,024 per listener).
 const HELD: usize = 1_000;
 const WS_ROUNDS: usize = 20;
+/// WebSocket connections held at once for the memory each costs at scale.
+const MANY_HELD: usize = 10_000;
 const SSE_STREAMS: usize = 200;
 const SSE_EVENTS_EACH: usize = 100;
 
@@ -112,6 +114,16 @@ pub fn run(peers: &Peers, rows: &mut Vec<Row>) {
             };
             measure(&server, &routes).await
         };
+        println!("rusm serve, serve-rs's echo, {MANY_HELD} WebSockets held ...");
+        let many = {
+            let ws = address("127.0.0.1:8083");
+            let server = Server::rusm("rusm-ws-many", &many_ws_app(ws), &[ws]).await;
+            let url = format!("ws://{ws}/");
+            let held = ws_hold(&server, &url, MANY_HELD, Server::proportional_bytes);
+            let (_connections, kib) = bounded("WebSockets held", held).await;
+            println!("  {} per held connection, PSS", format_value(kib, "KiB"));
+            kib
+        };
         let wasmtime = match &peers.wasmtime {
             Some((wasmtime, component)) => {
                 println!("wasmtime serve ...");
@@ -149,6 +161,12 @@ pub fn run(peers: &Peers, rows: &mut Vec<Row>) {
             None => None,
         };
         compare(rows, &rust, &ts, wasmtime.as_ref(), bun.as_ref());
+        rows.push(Row::lower(
+            "memory per held WebSocket, PSS",
+            "KiB",
+            "Rust handler, 10,000 held",
+            many,
+        ));
     });
 }
 
@@ -318,34 +336,7 @@ async fn http_client(address: SocketAddr) -> hyper::client::conn::http1::SendReq
 /// every connection echoes `WS_ROUNDS` messages, all at once. Returns the
 /// echo figures and the KiB each held connection costs the server.
 async fn ws_held_echo(server: &Server, url: &str) -> (Latencies, f64) {
-    const WARM: usize = 8;
-    let address: SocketAddr = url
-        .trim_start_matches("ws://")
-        .split('/')
-        .next()
-        .and_then(|a| a.parse().ok())
-        .expect("a ws:// URL with an address");
-    let mut connections = Vec::with_capacity(HELD + WARM);
-    let mut before = 0;
-    for n in 0..HELD + WARM {
-        if n == WARM {
-            // Settle: what the warm-up connections set up is counted now.
-            time::sleep(time::Duration::from_millis(200)).await;
-            before = server.resident_bytes();
-        }
-        let stream = rusm_rt::net::connect(address).await.expect("connect");
-        let (mut ws, _) = tokio_tungstenite::client_async(url, stream)
-            .await
-            .expect("upgrade");
-        match ws.next().await {
-            Some(Ok(WsMessage::Text(welcome))) if welcome.as_str() == "welcome\n" => {}
-            other => panic!("expected a welcome from {url}, got {other:?}"),
-        }
-        connections.push(ws);
-    }
-    time::sleep(time::Duration::from_millis(200)).await;
-    let after = server.resident_bytes();
-    let kib = after.saturating_sub(before) as f64 / HELD as f64 / 1024.0;
+    let (connections, kib) = ws_hold(server, url, HELD, Server::resident_bytes).await;
     let start = time::now();
     let mut tasks = Vec::new();
     for mut ws in connections {
@@ -377,6 +368,74 @@ async fn ws_held_echo(server: &Server, url: &str) -> (Latencies, f64) {
         p99_us,
     };
     (figures, kib)
+}
+
+type WebSocket = tokio_tungstenite::WebSocketStream<rusm_rt::net::TcpStream>;
+
+/// Opens `count` WebSocket connections to `url` one after another, each
+/// greeted, and returns them with the KiB each costs the server by
+/// `measure`, before and after (a few opened first, so what the first
+/// connection sets up once is not counted).
+async fn ws_hold(
+    server: &Server,
+    url: &str,
+    count: usize,
+    measure: fn(&Server) -> u64,
+) -> (Vec<WebSocket>, f64) {
+    const WARM: usize = 8;
+    let address: SocketAddr = url
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .and_then(|a| a.parse().ok())
+        .expect("a ws:// URL with an address");
+    let mut connections = Vec::with_capacity(count + WARM);
+    let mut before = 0;
+    for n in 0..count + WARM {
+        if n == WARM {
+            // Settle: what the warm-up connections set up is counted now.
+            time::sleep(time::Duration::from_millis(200)).await;
+            before = measure(server);
+        }
+        let stream = rusm_rt::net::connect(address).await.expect("connect");
+        let (mut ws, _) = tokio_tungstenite::client_async(url, stream)
+            .await
+            .expect("upgrade");
+        match ws.next().await {
+            Some(Ok(WsMessage::Text(welcome))) if welcome.as_str() == "welcome\n" => {}
+            other => panic!("expected a welcome from {url}, got {other:?}"),
+        }
+        connections.push(ws);
+    }
+    time::sleep(time::Duration::from_millis(200)).await;
+    let after = measure(server);
+    let kib = after.saturating_sub(before) as f64 / count as f64 / 1024.0;
+    (connections, kib)
+}
+
+/// serve-rs's `echo` WebSocket handler, built, in an app of its own whose
+/// limits hold `MANY_HELD` connections (two processes each: the handler
+/// and its socket).
+fn many_ws_app(address: SocketAddr) -> std::path::PathBuf {
+    let app = repo().join("target/rusm-bench/ws-many");
+    std::fs::create_dir_all(app.join("wasm")).expect("the app's wasm/");
+    std::fs::copy(
+        repo().join("examples/serve-rs/wasm/echo.wasm"),
+        app.join("wasm/echo.wasm"),
+    )
+    .expect("serve-rs's echo.wasm (rusm build examples/serve-rs)");
+    let config = format!(
+        "# Written by rusm-bench: serve-rs's echo, {MANY_HELD} connections held.\n\
+         [runtime]\nmax-processes = {processes}\n\n\
+         [log]\nlevel = \"warn\"\n\n\
+         [[serve]]\naddress = \"{address}\"\nkind = \"ws\"\ncomponent = \"echo\"\n\n\
+         [serve.limits]\nmax-connections = {connections}\n",
+        // The held ones, and the few opened first to warm up.
+        connections = MANY_HELD + 64,
+        processes = 2 * (MANY_HELD + 64) + 64,
+    );
+    std::fs::write(app.join("rusm.toml"), config).expect("the app's rusm.toml");
+    app
 }
 
 /// Events read from `SSE_STREAMS` streams at once, `SSE_EVENTS_EACH` from
@@ -414,8 +473,8 @@ async fn sse_events(address: SocketAddr, path: &'static str) -> f64 {
     events as f64 / (time::now() - start).as_secs_f64()
 }
 
-/// Holding `HELD` connections takes that many descriptors here and in the
-/// server: say so plainly rather than fail on the thousandth connect.
+/// Holding `MANY_HELD` connections takes that many descriptors here and in
+/// the server: say so plainly rather than fail on the thousandth connect.
 fn check_open_files() {
     let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
     let soft: Option<usize> = limits
@@ -425,9 +484,9 @@ fn check_open_files() {
         .and_then(|soft| soft.parse().ok());
     if let Some(soft) = soft {
         assert!(
-            soft >= 2 * HELD + 256,
-            "the open-file limit is {soft}; holding {HELD} connections needs more: \
-             `ulimit -n 8192` first (ci/bench does)"
+            soft >= MANY_HELD + 256,
+            "the open-file limit is {soft}; holding {MANY_HELD} connections needs more: \
+             `ulimit -n 16384` first (ci/bench does)"
         );
     }
 }
