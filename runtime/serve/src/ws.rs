@@ -25,6 +25,9 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 
 use crate::{Slot, header_list};
 
+/// What each connection's socket reads into at once.
+const READ_BUFFER_BYTES: usize = 4 << 10;
+
 /// What a WebSocket listener serves.
 pub(crate) struct Site {
     host: Host,
@@ -141,6 +144,10 @@ async fn handshake(
             Ok(response)
         };
     let config = WebSocketConfig::default()
+        // tungstenite allocates its read buffer up front, 128 KiB by
+        // default: most of what a held connection cost. A frame larger
+        // than this is read in more than one go.
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_frame_size(Some(site.limits.max_frame_bytes))
         .max_message_size(Some(site.limits.max_frame_bytes));
     let timeout = Duration::from_millis(site.limits.request_timeout_ms);

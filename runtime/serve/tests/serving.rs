@@ -363,6 +363,21 @@ fn websocket_connections_each_get_their_own_echo_process() {
     });
 }
 
+#[test]
+fn a_websocket_frame_many_times_the_read_buffer_arrives_whole() {
+    rusm_rt::block_on(async {
+        let node = serve(ServeLimits::default()).await;
+        let mut ws = ws_connect(node.ws).await;
+        assert_eq!(next_text(&mut ws).await, "welcome\n");
+        // The socket reads 4 KiB at a time; the frame is 60 reads long.
+        let big: String = (0..240_000)
+            .map(|n| char::from(b'a' + (n % 26) as u8))
+            .collect();
+        ws.send(WsMessage::text(big.clone())).await.unwrap();
+        assert_eq!(next_text(&mut ws).await, big);
+    });
+}
+
 fn small_limits() -> ServeLimits {
     ServeLimits {
         max_body_bytes: 64,
