@@ -44,6 +44,16 @@ fn components(app: &str, capabilities: impl Fn(&str) -> Capabilities) -> Vec<Com
         .collect()
 }
 
+/// A host of `app`'s components, each granted `capabilities`, and the
+/// test's own process on it. Call it inside the runtime.
+fn host_and_me(app: &str, capabilities: Capabilities) -> (Host, Process) {
+    let host = Host::builder(settings())
+        .build(components(app, |_| capabilities.clone()))
+        .unwrap();
+    let me = host.node().attach("test").unwrap();
+    (host, me)
+}
+
 fn settings() -> Runtime {
     Runtime {
         max_processes: 64,
@@ -133,10 +143,7 @@ fn ping_and_pong_play_their_rounds_and_pong_heartbeats_while_idle() {
 #[test]
 fn every_import_behaves_as_erlang_says_when_called_from_a_guest() {
     rusm_rt::block_on(async {
-        let host = Host::builder(settings())
-            .build(components("abi", |_| Capabilities::trusted()))
-            .unwrap();
-        let me = host.node().attach("test").unwrap();
+        let (host, me) = host_and_me("abi", Capabilities::trusted());
         let (pid, _) = host
             .spawn_monitor(&me, "exercise", br#""main""#.to_vec())
             .unwrap();
@@ -147,10 +154,7 @@ fn every_import_behaves_as_erlang_says_when_called_from_a_guest() {
 #[test]
 fn each_kind_of_misbehaviour_ends_only_its_process_with_the_right_reason() {
     rusm_rt::block_on(async {
-        let host = Host::builder(settings())
-            .build(components("faults", |_| Capabilities::default()))
-            .unwrap();
-        let me = host.node().attach("test").unwrap();
+        let (host, me) = host_and_me("faults", Capabilities::default());
         type Expected = Box<dyn Fn(&ExitReason) -> bool>;
         let cases: Vec<(&str, Expected)> = vec![
             (r#""normal""#, Box::new(|r| *r == ExitReason::Normal)),
@@ -223,10 +227,7 @@ fn each_kind_of_misbehaviour_ends_only_its_process_with_the_right_reason() {
 #[test]
 fn every_process_starts_from_a_fresh_memory_whoever_used_its_pool_slot_before() {
     rusm_rt::block_on(async {
-        let host = Host::builder(settings())
-            .build(components("faults", |_| Capabilities::default()))
-            .unwrap();
-        let me = host.node().attach("test").unwrap();
+        let (host, me) = host_and_me("faults", Capabilities::default());
         let init = format!(r#"{{"residue": {{"to": {}}}}}"#, me.pid().as_raw());
         // One after the other, so that each reuses the slot (and its pages
         // kept resident) of the one before, which scribbled over them.
@@ -322,10 +323,7 @@ fn with_a_fuel_budget_a_spinning_guest_ends_out_of_fuel() {
 #[test]
 fn a_guest_sleeping_on_its_wasi_clock_wakes_and_its_clock_saw_the_time_pass() {
     rusm_rt::block_on(async {
-        let host = Host::builder(settings())
-            .build(components("faults", |_| Capabilities::default()))
-            .unwrap();
-        let me = host.node().attach("test").unwrap();
+        let (host, me) = host_and_me("faults", Capabilities::default());
         let init = format!(r#"{{"sleep": {{"to": {}, "ms": 30}}}}"#, me.pid());
         let (sleeper, _) = host
             .spawn_monitor(&me, "faulty", init.into_bytes())
