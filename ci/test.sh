@@ -63,6 +63,18 @@ step "tests (unit, guests on the real host, doc tests)"
 # --no-fail-fast: one failing crate should not hide the others.
 cargo test --no-fail-fast
 
+step "the runner is the same bytes from another checkout (its snapshot is made from those bytes alone, tested in runtime/host/tests/scripts.rs)"
+# A process's fuel (simulated CPU time) depends on where QuickJS's objects
+# lie in memory, so a runner or snapshot that changed with the checkout's
+# path would change every TypeScript scenario's trace from one clone to
+# the next.
+other="$(mktemp -d /tmp/rusm-checkout.XXXXXX)"
+git ls-files -z runner sdk-ts runtime/host/wit | xargs -0 cp --parents -t "$other"
+ln -s "$PWD/.tools" "$other/.tools"
+RUSM_HOME="$other" target/debug/rusm build-runner --target-dir "$other/target" > /dev/null
+cmp target/guests/wasm32-wasip2/release/rusm-runner.wasm "$other/target/wasm32-wasip2/release/rusm-runner.wasm"
+rm -rf "$other"
+
 step "the harness from outside: install into a temp prefix, rusm new every template, build, test, fail, replay, accept (ci/roundtrip.sh)"
 # It installs the two builds the steps above made, rather than building
 # wasmtime again.

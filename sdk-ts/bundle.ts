@@ -1,29 +1,40 @@
-// `rusm build`'s bundler: one TypeScript component, its npm imports and
-// rusm-ts, into one ES module for the runner.
+// `rusm build`'s bundler: one TypeScript component and its npm imports
+// into one ES module for the runner.
 //
 //     bun sdk-ts/bundle.ts <component entry> <out.js>
+//     bun sdk-ts/bundle.ts --library <out.js>
 //
-// The bundle's entry is a wrapper that installs the web globals
-// (src/globals.ts), then imports the component, and whose default export
-// starts it (src/start.ts). `rusm-ts` always resolves to this folder, the
-// package that matches the runner built from the same tree. The target is
-// the browser's: no Node built-ins, as in the sandbox.
+// rusm-ts is not in a component's bundle: the runner holds it, evaluated
+// once in its snapshot, as the module `rusm-ts` (the second form bundles
+// it for the runner's build). The library's entry installs the web globals
+// (src/globals.ts) and exports rusm-ts's API and `start` (src/start.ts); a
+// component's entry imports the component, and its default export starts
+// it. `rusm-ts`, `rusm-ts/start` and `rusm-ts/globals` are imports of the
+// runner's module, which matches this folder: the runner is built from the
+// same tree. The target is the browser's: no Node built-ins, as in the
+// sandbox.
 
 import { unlinkSync } from "node:fs";
 import { resolve } from "node:path";
 
-const [entry, out] = process.argv.slice(2);
-if (!entry || !out) {
-  console.error("usage: bun bundle.ts <component entry> <out.js>");
+const [first, second] = process.argv.slice(2);
+const library = first === "--library";
+const [entry, out] = library ? [null, second] : [first, second];
+if ((!library && !entry) || !out) {
+  console.error("usage: bun bundle.ts <component entry> <out.js> | --library <out.js>");
   process.exit(2);
 }
 const sdk = `${import.meta.dir}/src`;
 const wrapper = `${resolve(out)}.entry.ts`;
 await Bun.write(
   wrapper,
-  `import "rusm-ts/globals";
-import * as component from ${JSON.stringify(resolve(entry))};
-import { start } from "rusm-ts/start";
+  library
+    ? `import ${JSON.stringify(`${sdk}/globals.ts`)};
+export * from ${JSON.stringify(`${sdk}/index.ts`)};
+export { start } from ${JSON.stringify(`${sdk}/start.ts`)};
+`
+    : `import * as component from ${JSON.stringify(resolve(entry!))};
+import { start } from "rusm-ts";
 export default () => start(component);
 `,
 );
@@ -39,9 +50,7 @@ try {
       {
         name: "rusm-ts",
         setup(build) {
-          build.onResolve({ filter: /^rusm-ts(\/(start|globals))?$/ }, (args) => ({
-            path: args.path === "rusm-ts" ? `${sdk}/index.ts` : `${sdk}/${args.path.slice("rusm-ts/".length)}.ts`,
-          }));
+          build.onResolve({ filter: /^rusm-ts(\/(start|globals))?$/ }, () => ({ path: "rusm-ts", external: true }));
         },
       },
     ],

@@ -6,19 +6,28 @@
 //! message or deadline. The process API reaches JavaScript as the `__rusm`
 //! global (`natives.rs`), which the `rusm-ts` package wraps.
 //!
+//! What every program shares is made once, in the runner's snapshot: the
+//! host calls `wizer-initialize` when it pre-initializes the runner
+//! (wasmtime-wizer), which creates QuickJS and evaluates the prelude and
+//! rusm-ts (the module `rusm-ts`, which bundles import rather than carry),
+//! and every process starts from that memory. Run without a snapshot, the
+//! runner does the same first.
+//!
 //! Asked to compile instead (`rusm build`), it hands the program's bytecode
-//! back with `script.compiled`, behind a header naming the engine that
-//! wrote it; it loads only bytecode whose header names its own engine.
+//! back with `script.compiled`, behind a header naming the engine and the
+//! rusm-ts that wrote it; it loads only bytecode whose header names its own.
 //!
 //! An uncaught exception ends the process with `trap(<message and stack>)`.
 
 mod bindings {
     wit_bindgen::generate!({
-        world: "guest",
+        world: "runner",
         path: "../runtime/host/wit",
     });
 }
 mod natives;
+
+use std::cell::RefCell;
 
 use bindings::rusm::runtime::{process, script};
 use rquickjs::module::WriteOptions;
@@ -26,29 +35,60 @@ use rquickjs::promise::PromiseState;
 use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Module, Runtime, Value};
 
 /// The first line of every bytecode file the runner writes.
-const MAGIC: &[u8] = b"rusm-qjsbc 2\n";
+const MAGIC: &[u8] = b"rusm-qjsbc 3\n";
 
 /// What wrote a bytecode file: QuickJS's bytecode changes between engine
 /// versions, and reading foreign bytecode is undefined behaviour, so the
-/// second line must match exactly. (`build.rs` reads the version from
-/// Cargo.lock.)
-const ENGINE: &str = concat!("quickjs-ng via rquickjs-sys ", env!("RQUICKJS_SYS_VERSION"));
+/// second line must match exactly. A program imports rusm-ts from the
+/// runner, so the line names that too. (`build.rs` reads the engine's
+/// version from Cargo.lock and hashes rusm-ts.)
+const ENGINE: &str = concat!(
+    "quickjs-ng via rquickjs-sys ",
+    env!("RQUICKJS_SYS_VERSION"),
+    ", rusm-ts ",
+    env!("RUSM_TS_ID")
+);
 
-/// Evaluated before every program, as a module of its own: the event
-/// loop, timers and `console`.
+/// Evaluated before rusm-ts, as a module of its own: the event loop,
+/// timers and `console`.
 const PRELUDE: &str = include_str!("prelude.js");
+
+/// The rusm-ts package as one ES module (bundled by `build.rs`), which
+/// installs the web globals when evaluated and exports rusm-ts's API and
+/// `start`, the entry of every bundle.
+const RUSM_TS: &str = include_str!(concat!(env!("OUT_DIR"), "/rusm-ts.js"));
+
+/// QuickJS with the prelude and rusm-ts evaluated: what every process
+/// starts from.
+struct Engine {
+    context: Context,
+    /// Held for the context, which lives in it.
+    _runtime: Runtime,
+}
+
+thread_local! {
+    /// Made by `wizer-initialize`, so held in the snapshot.
+    static PREPARED: RefCell<Option<Engine>> = const { RefCell::new(None) };
+}
+
+struct Runner;
+
+impl bindings::Guest for Runner {
+    fn wizer_initialize() {
+        let engine = prepare();
+        PREPARED.set(Some(engine));
+    }
+}
+
+bindings::export!(Runner with_types_in bindings);
 
 fn main() {
     let Some(program) = script::source() else {
         fail("the runner runs script components; this process has no script");
     };
-    let runtime = Runtime::new().unwrap_or_else(|e| fail(&format!("cannot start QuickJS: {e}")));
-    let context =
-        Context::full(&runtime).unwrap_or_else(|e| fail(&format!("cannot start QuickJS: {e}")));
-    context.with(|ctx| {
-        if let Err(e) = natives::install(&ctx) {
-            fail(&format!("cannot install the process API: {e}"));
-        }
+    let engine = PREPARED.take().unwrap_or_else(prepare);
+    natives::start();
+    engine.context.with(|ctx| {
         let outcome = if program.compile {
             compile(&ctx, &program)
         } else {
@@ -61,33 +101,53 @@ fn main() {
     // The process ends here and its whole memory with it: freeing every
     // object, atom and shape one by one first (QuickJS's teardown, with a
     // last GC) would only burn CPU. It was a sixth of a cold start.
-    std::mem::forget(context);
-    std::mem::forget(runtime);
+    std::mem::forget(engine);
 }
 
-/// Evaluates the prelude, then the program, and runs the program's
-/// default export to the end (its promise settled, if it returns one).
-/// Both come from bytecode when `rusm build` compiled the program: parsing
-/// the prelude at every start was a sixth of a cold start.
-fn run<'js>(ctx: &Ctx<'js>, program: &script::Program) -> Result<(), Failure<'js>> {
-    let (prelude, module) = if program.bytecode {
-        let (prelude, code) = our_bytecode(&program.name, &program.code)?;
-        // SAFETY: the header says this runner's engine wrote both, and
-        // they (borrowed from `program`) outlive the context.
-        unsafe {
-            (
-                Module::load(ctx.clone(), prelude).catch(ctx)?,
-                Module::load(ctx.clone(), code).catch(ctx)?,
-            )
+/// Creates QuickJS, installs the process API and evaluates the prelude and
+/// rusm-ts. Nothing here calls an import of the host, reads a clock for
+/// good or draws a random number that a process keeps: it runs once, when
+/// the snapshot is made, for every process after it.
+fn prepare() -> Engine {
+    let runtime = Runtime::new().unwrap_or_else(|e| fail(&format!("cannot start QuickJS: {e}")));
+    let context =
+        Context::full(&runtime).unwrap_or_else(|e| fail(&format!("cannot start QuickJS: {e}")));
+    context.with(|ctx| {
+        let evaluated = natives::install(&ctx)
+            .catch(&ctx)
+            .map_err(Failure::from)
+            .and_then(|()| evaluate(&ctx, "rusm:prelude", PRELUDE))
+            .and_then(|()| evaluate(&ctx, "rusm-ts", RUSM_TS));
+        if let Err(e) = evaluated {
+            fail(&format!("cannot prepare the runner: {}", describe(e)));
         }
+    });
+    Engine {
+        context,
+        _runtime: runtime,
+    }
+}
+
+/// Declares and evaluates a module of the runner's own, under `name` (the
+/// name programs import it by, and the one stack traces show).
+fn evaluate<'js>(ctx: &Ctx<'js>, name: &str, source: &str) -> Result<(), Failure<'js>> {
+    let module = Module::declare(ctx.clone(), name, source).catch(ctx)?;
+    let (_, evaluated) = module.eval().catch(ctx)?;
+    settle(ctx, evaluated.into_value())
+}
+
+/// Evaluates the program and runs its default export to the end (its
+/// promise settled, if it returns one). From bytecode when `rusm build`
+/// compiled the program.
+fn run<'js>(ctx: &Ctx<'js>, program: &script::Program) -> Result<(), Failure<'js>> {
+    let module = if program.bytecode {
+        let code = our_bytecode(&program.name, &program.code)?;
+        // SAFETY: the header says this runner's engine wrote it, and it
+        // (borrowed from `program`) outlives the context.
+        unsafe { Module::load(ctx.clone(), code).catch(ctx)? }
     } else {
-        (
-            declare_prelude(ctx)?,
-            Module::declare(ctx.clone(), program.name.as_str(), program.code.clone()).catch(ctx)?,
-        )
+        Module::declare(ctx.clone(), program.name.as_str(), program.code.clone()).catch(ctx)?
     };
-    let (_, evaluated) = prelude.eval().catch(ctx)?;
-    settle(ctx, evaluated.into_value())?;
     let (module, evaluated) = module.eval().catch(ctx)?;
     settle(ctx, evaluated.into_value())?;
     let main: Value = module.get("default").catch(ctx)?;
@@ -98,45 +158,32 @@ fn run<'js>(ctx: &Ctx<'js>, program: &script::Program) -> Result<(), Failure<'js
     settle(ctx, returned)
 }
 
-/// The prelude as a module (its own name in stack traces), compiled, not
-/// yet evaluated.
-fn declare_prelude<'js>(ctx: &Ctx<'js>) -> Result<Module<'js>, Failure<'js>> {
-    Ok(Module::declare(ctx.clone(), "rusm:prelude", PRELUDE).catch(ctx)?)
-}
-
-/// Compiles the prelude and the program and hands their bytecode, behind
-/// the header, to the host: the header's two lines, the prelude's length
-/// (4 bytes, little-endian), the prelude's bytecode, the program's.
-/// Nothing of either runs.
+/// Compiles the program and hands its bytecode, behind the header, to the
+/// host: the header's two lines, then the module's bytecode. Nothing of it
+/// runs.
 fn compile<'js>(ctx: &Ctx<'js>, program: &script::Program) -> Result<(), Failure<'js>> {
     // Without each function's source text, kept only for
     // `Function.prototype.toString`: reading bytecode at every start is a
     // large part of a cold start, and the text was half of the bytes. Line
     // numbers (debug information) stay, for stack traces.
-    let options = || WriteOptions {
+    let options = WriteOptions {
         strip_source: true,
         ..WriteOptions::default()
     };
-    let prelude = declare_prelude(ctx)?.write(options()).catch(ctx)?;
     let module =
         Module::declare(ctx.clone(), program.name.as_str(), program.code.clone()).catch(ctx)?;
-    let code = module.write(options()).catch(ctx)?;
-    let prelude_len = u32::try_from(prelude.len())
-        .map_err(|_| Failure::Runner("the prelude's bytecode is over 4 GiB".into()))?;
-    let mut bytecode =
-        Vec::with_capacity(MAGIC.len() + ENGINE.len() + 5 + prelude.len() + code.len());
+    let code = module.write(options).catch(ctx)?;
+    let mut bytecode = Vec::with_capacity(MAGIC.len() + ENGINE.len() + 1 + code.len());
     bytecode.extend_from_slice(MAGIC);
     bytecode.extend_from_slice(ENGINE.as_bytes());
     bytecode.push(b'\n');
-    bytecode.extend_from_slice(&prelude_len.to_le_bytes());
-    bytecode.extend_from_slice(&prelude);
     bytecode.extend_from_slice(&code);
     script::compiled(&bytecode).map_err(Failure::Runner)
 }
 
-/// The prelude's and the program's QuickJS bytecode behind the header, if
-/// this runner's engine wrote them; otherwise an error that says what did.
-fn our_bytecode<'a, 'js>(name: &str, file: &'a [u8]) -> Result<(&'a [u8], &'a [u8]), Failure<'js>> {
+/// The program's QuickJS bytecode behind the header, if this runner's
+/// engine and rusm-ts wrote it; otherwise an error that says what did.
+fn our_bytecode<'a, 'js>(name: &str, file: &'a [u8]) -> Result<&'a [u8], Failure<'js>> {
     let refuse =
         |why: String| Failure::Runner(format!("{name}.qjsbc {why}; rebuild it with `rusm build`"));
     let Some(rest) = file.strip_prefix(MAGIC) else {
@@ -150,20 +197,14 @@ fn our_bytecode<'a, 'js>(name: &str, file: &'a [u8]) -> Result<(&'a [u8], &'a [u
         .iter()
         .position(|&b| b == b'\n')
         .ok_or_else(|| refuse("has a broken header".into()))?;
-    let (engine, rest) = (&rest[..end], &rest[end + 1..]);
+    let (engine, code) = (&rest[..end], &rest[end + 1..]);
     if engine != ENGINE.as_bytes() {
         return Err(refuse(format!(
             "was compiled by {}, and this runner is {ENGINE}",
             String::from_utf8_lossy(engine)
         )));
     }
-    let broken = || refuse("is cut short".into());
-    let (len, rest) = rest.split_first_chunk::<4>().ok_or_else(broken)?;
-    let len = usize::try_from(u32::from_le_bytes(*len)).map_err(|_| broken())?;
-    if rest.len() < len {
-        return Err(broken());
-    }
-    Ok(rest.split_at(len))
+    Ok(code)
 }
 
 /// Drives the job queue and the event loop until `value` settles (a

@@ -6,6 +6,7 @@
 //! Pids and monitor references are bigints; a refused call throws an
 //! `Error` with the host's message.
 
+use std::cell::Cell;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -16,14 +17,24 @@ use crate::bindings::rusm::runtime::crypto::{self, Hash};
 use crate::bindings::rusm::runtime::fetch;
 use crate::bindings::rusm::runtime::{kv, process, serving};
 
-/// Installs `__rusm` on the global object.
+thread_local! {
+    /// When the process started (`__rusm.now()` counts from it).
+    static STARTED: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// `Math.random`'s state (xorshift64*, as QuickJS's own).
+    static RANDOM: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Installs `__rusm` on the global object, and a `Math.random` whose state
+/// [`start`] seeds. Installing calls no import, so it may run while the
+/// runner's snapshot is made.
 pub fn install(ctx: &Ctx<'_>) -> Result<()> {
     let rusm = Object::new(ctx.clone())?;
-    let started = Instant::now();
     rusm.set(
         "now",
-        Function::new(ctx.clone(), move || {
-            started.elapsed().as_secs_f64() * 1000.0
+        Function::new(ctx.clone(), || {
+            STARTED
+                .get()
+                .map_or(0.0, |started| started.elapsed().as_secs_f64() * 1000.0)
         })?,
     )?;
     rusm.set("self", Function::new(ctx.clone(), self_pid)?)?;
@@ -98,7 +109,35 @@ pub fn install(ctx: &Ctx<'_>) -> Result<()> {
     )?;
     rusm.set("fetchStart", Function::new(ctx.clone(), fetch_start)?)?;
     ctx.globals().set("__rusm", rusm)?;
+    // QuickJS seeds its own Math.random from the clock when the context is
+    // made, which for a snapshot is once for every process: each would draw
+    // the same numbers.
+    let math: Object = ctx.globals().get("Math")?;
+    math.set("random", Function::new(ctx.clone(), math_random)?)?;
     Ok(())
+}
+
+/// Starts the process's clock and seeds `Math.random` from WASI's random
+/// (the node's seed under simulation): what no snapshot may hold.
+pub fn start() {
+    STARTED.set(Some(Instant::now()));
+    let mut seed = [0; 8];
+    // Without randomness the state stays fixed, still non-zero: a process
+    // still runs, its numbers only repeat.
+    let _ = getrandom::fill(&mut seed);
+    RANDOM.set(u64::from_le_bytes(seed) | 1);
+}
+
+/// A float in [0, 1): xorshift64*'s next value in the mantissa, as
+/// QuickJS's own `Math.random`.
+fn math_random() -> f64 {
+    let mut x = RANDOM.get();
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    RANDOM.set(x);
+    let bits = (0x3ff << 52) | (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 12);
+    f64::from_bits(bits) - 1.0
 }
 
 fn self_pid(ctx: Ctx<'_>) -> Result<BigInt<'_>> {

@@ -8,8 +8,9 @@
 //! compile once.
 //!
 //! A TypeScript component (a folder with `package.json`) is bundled by Bun
-//! with its npm imports and `rusm-ts` into `wasm/<name>.js`, and runs on the
-//! shared runner, copied once per app to `wasm/rusm-runner.wasm`. The host
+//! with its npm imports into `wasm/<name>.js`, and runs on the shared
+//! runner, copied once per app to `wasm/rusm-runner.wasm`, which holds
+//! `rusm-ts` (the bundle imports it). The host
 //! then precompiles the bundle to bytecode, `wasm/<name>.qjsbc`
 //! (`rusm_app::build`, with the host's compiler): that needs wasmtime, which
 //! this crate does not.
@@ -416,7 +417,9 @@ pub fn build_runner(target_dir: &Path) -> Result<PathBuf, BuildError> {
         "--target=wasm32-wasip1 -isystem /usr/include/wasm32-wasi -Os -DNDEBUG -ffile-prefix-map={}=/target",
         target_dir.display()
     );
+    // The runner holds rusm-ts, which its build.rs bundles with Bun.
     let status = guest_build(&runner_dir().join("Cargo.toml"), target_dir)
+        .env("RUSM_BUN", bun()?)
         .env("RQUICKJS_SYS_NO_WASI_SDK", "1")
         .env("CC_wasm32_wasip2", "clang-19")
         .env("AR_wasm32_wasip2", "llvm-ar-19")

@@ -109,12 +109,17 @@ pub(crate) fn load(
         component: source.name.clone(),
         message,
     };
-    let wasm = std::fs::read(&source.wasm).map_err(|e| {
+    let mut wasm = std::fs::read(&source.wasm).map_err(|e| {
         fail(format!(
             "cannot read {}: {e} (run `rusm build`?)",
             source.wasm.display()
         ))
     })?;
+    // A script component runs on the runner's snapshot, never the bare
+    // runner: a process starts with QuickJS and rusm-ts ready.
+    if source.script.is_some() {
+        wasm = crate::snapshot::runner(&wasm, cache_dir).map_err(fail)?;
+    }
     let component = match cache_dir {
         Some(dir) => cached(engine, &wasm, dir),
         None => Component::from_binary(engine, &wasm),
@@ -148,19 +153,27 @@ fn cached(engine: &Engine, wasm: &[u8], dir: &Path) -> wasmtime::Result<Componen
         }
     }
     let component = Component::from_binary(engine, wasm)?;
-    std::fs::create_dir_all(dir)?;
+    write_atomically(&path, &component.serialize()?)?;
+    Ok(component)
+}
+
+/// Writes a file of the cache (creating its directory) so that no reader
+/// ever sees it half written: to a file of its own, then renamed.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     // Unique per write: hosts built at once in one process (tests do) would
     // otherwise write, and rename away, the same partial file under each
     // other (seen: a rename that found its file gone).
     static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let write = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let partial = path.with_extension(format!("partial-{}-{write}", std::process::id()));
-    std::fs::write(&partial, component.serialize()?)?;
-    std::fs::rename(&partial, &path)?;
-    Ok(component)
+    std::fs::write(&partial, bytes)?;
+    std::fs::rename(&partial, path)
 }
 
-fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
+pub(crate) fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
     struct Sha(Sha256);
     impl Hasher for Sha {
         fn write(&mut self, bytes: &[u8]) {

@@ -34,6 +34,7 @@ mod log;
 mod process;
 mod script;
 mod session;
+mod snapshot;
 mod supervisor;
 mod wasi;
 

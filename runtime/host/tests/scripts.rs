@@ -310,7 +310,12 @@ fn bytecode_runs_like_its_source_and_foreign_bytecode_is_refused() {
     "#;
     let bytecode =
         rusm_host::compile_script(runner(), "hello", program.as_bytes(), Some(&cache())).unwrap();
-    assert!(bytecode.starts_with(b"rusm-qjsbc 2\nquickjs-ng via rquickjs-sys "));
+    let header = String::from_utf8_lossy(&bytecode[..bytecode.len().min(80)]).into_owned();
+    assert!(
+        header.starts_with("rusm-qjsbc 3\nquickjs-ng via rquickjs-sys ")
+            && header.contains(", rusm-ts "),
+        "{header:?}"
+    );
     let (reason, printed) = run(
         "hello",
         Script::bytecode(bytecode.clone()),
@@ -321,35 +326,47 @@ fn bytecode_runs_like_its_source_and_foreign_bytecode_is_refused() {
         (ExitReason::Normal, "from bytecode\n")
     );
 
-    // Another engine's header.
+    // Another engine's header, and another rusm-ts's: a program imports
+    // rusm-ts from the runner, so bytecode built against another would
+    // link against exports that may not be there.
     let header_end = bytecode.iter().skip(13).position(|&b| b == b'\n').unwrap() + 13;
-    let mut foreign = b"rusm-qjsbc 2\nquickjs-ng via rquickjs-sys 0.0.1".to_vec();
-    foreign.extend_from_slice(&bytecode[header_end..]);
-    let (reason, _) = run("hello", Script::bytecode(foreign), Capabilities::default());
-    let text = trap(reason);
-    assert!(
-        text.starts_with("hello.qjsbc was compiled by quickjs-ng via rquickjs-sys 0.0.1, and this runner is quickjs-ng via rquickjs-sys 0.")
-            && text.ends_with("; rebuild it with `rusm build`"),
-        "{text}"
-    );
-    // The format before the prelude was compiled in.
-    let mut older = b"rusm-qjsbc 1\n".to_vec();
+    let runner_is = |text: &str| {
+        text.contains(", and this runner is quickjs-ng via rquickjs-sys 0.")
+            && text.ends_with("; rebuild it with `rusm build`")
+    };
+    for other in [
+        "quickjs-ng via rquickjs-sys 0.0.1, rusm-ts 0000000000000000",
+        &format!(
+            "{}, rusm-ts 0000000000000000",
+            header[13..].split(", rusm-ts").next().unwrap()
+        ),
+    ] {
+        let mut foreign = format!("rusm-qjsbc 3\n{other}").into_bytes();
+        foreign.extend_from_slice(&bytecode[header_end..]);
+        let (reason, _) = run("hello", Script::bytecode(foreign), Capabilities::default());
+        let text = trap(reason);
+        assert!(
+            text.starts_with(&format!("hello.qjsbc was compiled by {other}")) && runner_is(&text),
+            "{text}"
+        );
+    }
+    // The format that carried the prelude in every file.
+    let mut older = b"rusm-qjsbc 2\n".to_vec();
     older.extend_from_slice(&bytecode[13..]);
     let (reason, _) = run("hello", Script::bytecode(older), Capabilities::default());
     assert_eq!(
         trap(reason),
         "hello.qjsbc is in an older rusm bytecode format; rebuild it with `rusm build`"
     );
-    // Cut short: the prelude's length promises more than there is.
+    // Cut short: QuickJS's reader refuses it (a trap of the process, not
+    // a read past the end).
     let (reason, _) = run(
         "hello",
-        Script::bytecode(bytecode[..header_end + 1 + 4 + 10].to_vec()),
+        Script::bytecode(bytecode[..bytecode.len() - 10].to_vec()),
         Capabilities::default(),
     );
-    assert_eq!(
-        trap(reason),
-        "hello.qjsbc is cut short; rebuild it with `rusm build`"
-    );
+    let text = trap(reason);
+    assert!(text.starts_with("uncaught "), "{text}");
     // Not bytecode at all (a JavaScript file named .qjsbc, say).
     let (reason, _) = run(
         "hello",
@@ -368,4 +385,135 @@ fn bytecode_runs_like_its_source_and_foreign_bytecode_is_refused() {
         error.starts_with("component broken: trap: uncaught ") && error.contains("at broken:1:"),
         "{error}"
     );
+}
+
+/// The runner's snapshot (QuickJS, the prelude and rusm-ts pre-initialized,
+/// what every script process starts from) is made once per runner into the
+/// cache, is the same bytes wherever it is made, and a file there that
+/// names another runner is refused, said so, and made again.
+#[test]
+fn the_runners_snapshot_is_made_once_the_same_everywhere_and_a_stale_one_is_remade() {
+    let dirs = [1, 2].map(|n| {
+        let dir = std::env::temp_dir().join(format!("rusm-snapshot-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    });
+    let snapshot_in = |dir: &Path| {
+        let files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "snapshot"))
+            .collect();
+        assert_eq!(
+            files.len(),
+            1,
+            "one snapshot in {}: {files:?}",
+            dir.display()
+        );
+        files.into_iter().next().unwrap()
+    };
+    let inode =
+        |path: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(path).unwrap());
+
+    let (reason, log) = run_in(&dirs[0]);
+    assert_eq!(reason, ExitReason::Normal);
+    assert_eq!(log, "");
+    let path = snapshot_in(&dirs[0]);
+    let made = std::fs::read(&path).unwrap();
+    assert!(
+        made.starts_with(b"rusm-snapshot 1\nrunner "),
+        "{:?}",
+        &made[..40]
+    );
+
+    // Again: loaded, not made (the file is the one written first).
+    let first = inode(&path);
+    assert_eq!(run_in(&dirs[0]), (ExitReason::Normal, String::new()));
+    assert_eq!(inode(&path), first, "the snapshot was made again");
+
+    // Elsewhere: the same bytes (no time, seed or path in them).
+    assert_eq!(run_in(&dirs[1]).0, ExitReason::Normal);
+    assert!(
+        std::fs::read(snapshot_in(&dirs[1])).unwrap() == made,
+        "two snapshots differ"
+    );
+
+    // Made from another runner: refused, and made again.
+    let text =
+        String::from_utf8_lossy(&made[..made.iter().position(|&b| b == 0).unwrap()]).into_owned();
+    let runner_line = text.lines().nth(1).unwrap().to_string();
+    let other = format!("runner {}", "0".repeat(64));
+    let mut stale = made.clone();
+    stale.splice(16..16 + runner_line.len(), other.bytes());
+    std::fs::write(&path, &stale).unwrap();
+    let (reason, log) = run_in(&dirs[0]);
+    assert_eq!(reason, ExitReason::Normal);
+    let wasmtime_line = text.lines().nth(2).unwrap();
+    assert!(
+        log.contains(&format!(
+            "refused {}: {other}, {wasmtime_line}; this node's is {runner_line}, {wasmtime_line}: making it again",
+            path.display()
+        )),
+        "{log}"
+    );
+    assert!(
+        std::fs::read(&path).unwrap() == made,
+        "the remade snapshot differs"
+    );
+    for dir in dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// Runs a small program on a host whose cache is `dir`: its exit reason,
+/// and what the host logged while it was built.
+fn run_in(dir: &Path) -> (ExitReason, String) {
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .without_time()
+        .with_ansi(false)
+        .finish();
+    let host = tracing::subscriber::with_default(subscriber, || {
+        Host::builder(Runtime {
+            max_processes: 4,
+            ..Runtime::default()
+        })
+        .cache_dir(dir)
+        .build(vec![ComponentSource {
+            name: "hello".into(),
+            wasm: runner().to_path_buf(),
+            capabilities: Capabilities::default(),
+            script: Some(Script::source(
+                &b"export default () => { if (typeof setTimeout !== 'function') throw 1; }"[..],
+            )),
+        }])
+        .unwrap_or_else(|e| panic!("the host: {e}"))
+    });
+    let reason = rusm_rt::block_on(async {
+        let me = host.node().attach("test").unwrap();
+        let (pid, _) = host.spawn_monitor(&me, "hello", Vec::new()).unwrap();
+        loop {
+            if let Message::Down { pid: p, reason, .. } = me.receive().await
+                && p == pid
+            {
+                break reason;
+            }
+        }
+    });
+    host.shutdown();
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    (reason, log)
 }
