@@ -35,7 +35,10 @@ const FORMAT: &str = "rusm-snapshot 1";
 pub(crate) fn runner(runner: &[u8], dir: Option<&Path>) -> Result<Vec<u8>, String> {
     // An engine of its own: the node's pool, fuel and epoch settings are
     // for processes, and what runs here once is the runner's set-up.
-    let engine = Engine::new(&Config::new())
+    let mut config = Config::new();
+    // Under simulation nothing may start OS threads (see TOOLCHAIN.md).
+    config.parallel_compilation(!cfg!(madsim));
+    let engine = Engine::new(&config)
         .map_err(|e| format!("cannot snapshot the runner: the engine: {e:#}"))?;
     let header = format!(
         "{FORMAT}\nrunner {}\nwasmtime {}\n\n",

@@ -116,6 +116,39 @@ fn a_script_runs_its_default_export_as_a_process() {
     assert_eq!(printed, "got hello from myself bigint\nthen null init hi\n");
 }
 
+/// Every process starts from the same snapshot, so what the runner's set-up
+/// could have fixed for all of them is made per process: `Math.random`'s
+/// seed and the start of `__rusm.now()`.
+#[test]
+fn each_process_draws_its_own_random_numbers_and_its_clock_starts_with_it() {
+    let program = r#"
+        export default function main() {
+            console.log(Math.random(), Math.random(), __rusm.now() < 1000);
+        }
+    "#;
+    let draws: Vec<String> = (0..2)
+        .map(|_| {
+            let (reason, printed) = run_source("draws", program);
+            assert_eq!(reason, ExitReason::Normal);
+            printed
+        })
+        .collect();
+    for printed in &draws {
+        let fields: Vec<&str> = printed.split_whitespace().collect();
+        assert_eq!(fields.len(), 3, "{printed}");
+        for draw in &fields[..2] {
+            let x: f64 = draw.parse().unwrap();
+            assert!((0.0..1.0).contains(&x), "{printed}");
+        }
+        assert_ne!(fields[0], fields[1], "{printed}");
+        assert_eq!(
+            fields[2], "true",
+            "the clock did not start with the process: {printed}"
+        );
+    }
+    assert_ne!(draws[0], draws[1], "two processes drew the same numbers");
+}
+
 #[test]
 fn receives_are_served_in_order_and_timers_fire_by_deadline() {
     let (reason, printed) = run_source(
