@@ -1,11 +1,12 @@
 // How a bundled component starts: `rusm build` makes the bundle's entry
 //
-//     import "rusm-ts/globals";
 //     import * as component from "<the component>";
-//     import { start } from "rusm-ts/start";
+//     import { start } from "rusm-ts";
 //     export default () => start(component);
 //
-// and the runner runs that default export as the process.
+// and the runner runs that default export as the process. (`rusm-ts` is
+// the runner's module: this package, evaluated once in its snapshot, with
+// `start` among its exports.)
 //
 // - Spawned to serve a client (a session): an HTTP request goes to the
 //   default export, a fetch-shaped handler; a WebSocket connection to the

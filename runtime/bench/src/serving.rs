@@ -114,6 +114,25 @@ pub fn run(peers: &Peers, rows: &mut Vec<Row>) {
             };
             measure(&server, &routes).await
         };
+        // VmRSS counts every page of the runner's snapshot a handler maps,
+        // shared or not: PSS says what the node really holds. On a node of
+        // its own: a pool slot keeps the pages its last process dirtied
+        // resident, so slots used before would be counted before.
+        println!("rusm serve examples/serve-ts, {HELD} WebSockets held ...");
+        let ts_held = {
+            let ws = address("127.0.0.1:8091");
+            let server = Server::rusm(
+                "rusm-serve-ts-held",
+                &repo().join("examples/serve-ts"),
+                &[ws],
+            )
+            .await;
+            let url = format!("ws://{ws}/");
+            let held = ws_hold(&server, &url, HELD, Server::proportional_bytes);
+            let (_connections, kib) = bounded("WebSockets held", held).await;
+            println!("  {} per held connection, PSS", format_value(kib, "KiB"));
+            kib
+        };
         println!("rusm serve, serve-rs's echo, {MANY_HELD} WebSockets held ...");
         let many = {
             let ws = address("127.0.0.1:8083");
@@ -166,6 +185,12 @@ pub fn run(peers: &Peers, rows: &mut Vec<Row>) {
             "KiB",
             "Rust handler, 10,000 held",
             many,
+        ));
+        rows.push(Row::lower(
+            "memory per held WebSocket, PSS",
+            "KiB",
+            "TypeScript handler, 1,000 held",
+            ts_held,
         ));
     });
 }
