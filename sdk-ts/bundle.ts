@@ -14,8 +14,8 @@
 // same tree. The target is the browser's: no Node built-ins, as in the
 // sandbox.
 
-import { unlinkSync } from "node:fs";
-import { resolve } from "node:path";
+import { mkdtempSync, rmSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 
 const [first, second] = process.argv.slice(2);
 const library = first === "--library";
@@ -25,7 +25,12 @@ if ((!library && !entry) || !out) {
   process.exit(2);
 }
 const sdk = `${import.meta.dir}/src`;
-const wrapper = `${resolve(out)}.entry.ts`;
+// In a directory of its own per run: two builds of one app at once (two
+// `rusm sim` processes, say) would otherwise delete each other's wrapper.
+// The file keeps one name, which Bun turns into the default export's: the
+// bundle's bytes do not depend on the run.
+const scratch = mkdtempSync(join(dirname(resolve(out)), ".bundle-"));
+const wrapper = join(scratch, `${basename(out)}.entry.ts`);
 await Bun.write(
   wrapper,
   library
@@ -60,7 +65,7 @@ try {
   for (const error of (e as AggregateError).errors ?? [e]) console.error(String(error));
   process.exit(1);
 } finally {
-  unlinkSync(wrapper);
+  rmSync(scratch, { recursive: true, force: true });
 }
 if (!result.success) {
   for (const log of result.logs) console.error(String(log));
