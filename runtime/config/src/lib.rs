@@ -195,6 +195,10 @@ pub struct Runtime {
     /// Messages waiting in one mailbox; one more ends the receiver with
     /// `mailbox-overflow`.
     pub mailbox_len: usize,
+    /// Bytes waiting in one mailbox (data messages, and the text of downs'
+    /// and exit signals' reasons); a message that would pass it ends the
+    /// receiver with `mailbox-overflow` too.
+    pub mailbox_bytes: usize,
     /// Bytes in one message; a larger send traps the sender.
     pub max_message_bytes: usize,
     /// Where compiled components are cached, relative to the app directory.
@@ -211,6 +215,7 @@ impl Default for Runtime {
             memory_limit_mib: 64,
             max_processes: 10_000,
             mailbox_len: 10_000,
+            mailbox_bytes: 16 << 20,
             max_message_bytes: 1 << 20,
             cache_dir: PathBuf::from(".rusm/cache"),
         }

@@ -32,6 +32,7 @@
 //! ```
 
 mod event;
+mod mailbox;
 mod node;
 
 pub use event::{Event, Observer, Stdio};

@@ -16,6 +16,7 @@ use rusm_rt::sync::{Latch, Notify};
 use rusm_rt::time::Duration;
 
 use crate::event::{Event, Observer, Silent, Stdio};
+use crate::mailbox::{self, Mailbox};
 use crate::{ExitReason, Message, Pid, Ref};
 
 /// The node's bounds. Exceeding one is a clear error, never a hang or an OOM.
@@ -26,6 +27,11 @@ pub struct Limits {
     /// Messages waiting in one mailbox; one more ends the receiver with
     /// `mailbox-overflow` (its monitors and links learn why).
     pub mailbox_len: usize,
+    /// Bytes waiting in one mailbox (data messages' bytes, reasons' text);
+    /// a message that would pass it ends the receiver with
+    /// `mailbox-overflow` too: the length limit alone lets one mailbox
+    /// hold `mailbox_len` messages of `message_bytes` each.
+    pub mailbox_bytes: usize,
     /// Bytes in one message; a larger `send` is refused.
     pub message_bytes: usize,
     /// Bytes in a registered name.
@@ -37,6 +43,9 @@ impl Limits {
     pub const DEFAULT_MAX_PROCESSES: usize = 10_000;
     /// Default for [`Limits::mailbox_len`].
     pub const DEFAULT_MAILBOX_LEN: usize = 10_000;
+    /// Default for [`Limits::mailbox_bytes`]: 16 MiB, sixteen of the largest
+    /// messages.
+    pub const DEFAULT_MAILBOX_BYTES: usize = 16 << 20;
     /// Default for [`Limits::message_bytes`]: 1 MiB.
     pub const DEFAULT_MESSAGE_BYTES: usize = 1 << 20;
     /// Default for [`Limits::name_bytes`].
@@ -48,6 +57,7 @@ impl Default for Limits {
         Limits {
             max_processes: Self::DEFAULT_MAX_PROCESSES,
             mailbox_len: Self::DEFAULT_MAILBOX_LEN,
+            mailbox_bytes: Self::DEFAULT_MAILBOX_BYTES,
             message_bytes: Self::DEFAULT_MESSAGE_BYTES,
             name_bytes: Self::DEFAULT_NAME_BYTES,
         }
@@ -135,7 +145,7 @@ struct Table {
 
 struct Entry {
     label: Arc<str>,
-    mailbox: VecDeque<Message>,
+    mailbox: Mailbox,
     wake: Arc<Notify>,
     links: BTreeSet<Pid>,
     /// Monitors this process holds: reference -> monitored pid.
@@ -231,7 +241,7 @@ impl Node {
                 pid,
                 Entry {
                     label: Arc::from(label),
-                    mailbox: VecDeque::new(),
+                    mailbox: Mailbox::default(),
                     wake: wake.clone(),
                     links: BTreeSet::new(),
                     watching: BTreeMap::new(),
@@ -496,7 +506,7 @@ impl Process {
             .procs
             .get_mut(&self.pid)?
             .mailbox
-            .pop_front()
+            .pop()
     }
 
     /// Spawns a process and monitors it, in one step: its `down` arrives even
@@ -661,13 +671,16 @@ impl Txn<'_> {
     }
 
     /// Puts `message` in `to`'s mailbox; dropped if `to` has ended. A full
-    /// mailbox ends its owner instead: losing a message silently is worse.
+    /// mailbox (by length or by bytes) ends its owner instead: losing a
+    /// message silently is worse.
     fn deliver(&mut self, to: Pid, message: Message) {
-        let limit = self.inner.limits.mailbox_len;
+        let limits = &self.inner.limits;
         let Some(entry) = self.table.procs.get(&to) else {
             return;
         };
-        if entry.mailbox.len() >= limit {
+        if entry.mailbox.len() >= limits.mailbox_len
+            || entry.mailbox.bytes() + mailbox::size(&message) > limits.mailbox_bytes
+        {
             self.kill(to, ExitReason::MailboxOverflow);
             return;
         }
@@ -676,7 +689,7 @@ impl Txn<'_> {
             message: &message,
         });
         let entry = self.entry(to);
-        entry.mailbox.push_back(message);
+        entry.mailbox.push(message);
         entry.wake.notify_one();
     }
 

@@ -482,6 +482,57 @@ fn a_full_mailbox_ends_its_owner_with_mailbox_overflow() {
     });
 }
 
+/// The byte limit counts what waits, not what ever arrived: a received
+/// message frees its bytes.
+#[test]
+fn a_mailbox_past_its_byte_limit_ends_its_owner_with_mailbox_overflow() {
+    run(async {
+        let node = Node::new(Limits {
+            mailbox_bytes: 100,
+            ..Limits::default()
+        });
+        let watcher = node.attach("watcher").unwrap();
+        let lazy = node.attach("lazy").unwrap();
+        watcher.monitor(lazy.pid()).unwrap();
+        watcher.send(lazy.pid(), vec![0; 60]).unwrap();
+        assert!(lazy.try_receive().is_some());
+        watcher.send(lazy.pid(), vec![0; 60]).unwrap();
+        watcher.send(lazy.pid(), vec![0; 40]).unwrap();
+        assert!(node.is_alive(lazy.pid()), "exactly the limit is within it");
+        watcher.send(lazy.pid(), vec![0; 1]).unwrap();
+        assert_eq!(
+            expect_down(&watcher, lazy.pid()).await,
+            ExitReason::MailboxOverflow
+        );
+    });
+}
+
+/// A down's reason counts against the byte limit until it is received, or
+/// flushed by `demonitor`.
+#[test]
+fn a_flushed_down_frees_its_bytes() {
+    run(async {
+        let node = Node::new(Limits {
+            mailbox_bytes: 100,
+            ..Limits::default()
+        });
+        let watcher = node.attach("watcher").unwrap();
+        let target = exits_on_message(&node);
+        let flushed = watcher.monitor(target).unwrap();
+        node.send(target, vec![b'x'; 80]).unwrap();
+        while node.is_alive(target) {
+            rusm_rt::task::yield_now().await;
+        }
+        assert_eq!(node.mailbox_len(watcher.pid()), Some(1));
+        watcher.demonitor(flushed).unwrap();
+        node.send(watcher.pid(), vec![0; 100]).unwrap();
+        assert!(
+            node.is_alive(watcher.pid()),
+            "the flushed down still counted"
+        );
+    });
+}
+
 #[test]
 fn spawn_beyond_the_process_limit_is_refused() {
     run(async {

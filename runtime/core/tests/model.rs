@@ -12,8 +12,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use proptest::prelude::*;
 use rusm_core::{ExitReason, Limits, Message, Node, OpError, Pid, Process, Ref};
 
-/// A small mailbox limit, so overflow deaths happen.
+/// Small mailbox limits, so overflow deaths happen by either.
 const MAILBOX_LEN: usize = 4;
+const MAILBOX_BYTES: usize = 6;
 const NAMES: [&str; 3] = ["a", "b", ""];
 
 #[derive(Debug, Clone)]
@@ -21,7 +22,8 @@ enum Op {
     Spawn,
     /// Operations name processes by index into the pids issued so far,
     /// plus a few never issued (and pid 0).
-    Send(usize, usize),
+    /// From, to, and how many bytes.
+    Send(usize, usize, usize),
     Receive(usize),
     Link(usize, usize),
     Unlink(usize, usize),
@@ -38,7 +40,7 @@ fn op() -> impl Strategy<Value = Op> {
     let who = 0usize..8;
     prop_oneof![
         1 => Just(Op::Spawn),
-        3 => (who.clone(), who.clone()).prop_map(|(a, b)| Op::Send(a, b)),
+        3 => (who.clone(), who.clone(), 0usize..4).prop_map(|(a, b, n)| Op::Send(a, b, n)),
         2 => who.clone().prop_map(Op::Receive),
         3 => (who.clone(), who.clone()).prop_map(|(a, b)| Op::Link(a, b)),
         1 => (who.clone(), who.clone()).prop_map(|(a, b)| Op::Unlink(a, b)),
@@ -49,6 +51,18 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (who.clone(), 0..NAMES.len()).prop_map(|(a, n)| Op::Unregister(a, n)),
         3 => (who.clone(), who, 0u8..3).prop_map(|(a, b, r)| Op::Exit(a, b, r)),
     ]
+}
+
+/// What a message holds against the byte limit: a data message's bytes,
+/// a reason's text.
+fn size(message: &Message) -> usize {
+    match message {
+        Message::Data { bytes, .. } => bytes.len(),
+        Message::Down { reason, .. } | Message::Exit { reason, .. } => match reason {
+            ExitReason::Trap(text) | ExitReason::Custom(text) => text.len(),
+            _ => 0,
+        },
+    }
 }
 
 fn reason(code: u8) -> ExitReason {
@@ -100,7 +114,8 @@ impl Model {
 
     fn deliver(&mut self, to: Pid, message: Message) {
         if let Some(p) = self.procs.get_mut(&to) {
-            if p.mailbox.len() >= MAILBOX_LEN {
+            let bytes: usize = p.mailbox.iter().map(size).sum();
+            if p.mailbox.len() >= MAILBOX_LEN || bytes + size(&message) > MAILBOX_BYTES {
                 self.dying.push_back((to, ExitReason::MailboxOverflow));
             } else {
                 p.mailbox.push_back(message);
@@ -197,13 +212,13 @@ impl Model {
                 self.procs.insert(pid, Proc::default());
                 Outcome::Spawned(pid)
             }
-            Resolved::Send(a, b) => Outcome::Unit(self.caller(a).and_then(|_| {
+            Resolved::Send(a, b, n) => Outcome::Unit(self.caller(a).and_then(|_| {
                 self.issued(b)?;
                 self.deliver(
                     b,
                     Message::Data {
                         from: a,
-                        bytes: vec![7],
+                        bytes: vec![7; n],
                     },
                 );
                 Ok(())
@@ -301,7 +316,7 @@ impl Model {
 #[derive(Debug)]
 enum Resolved {
     Spawn,
-    Send(Pid, Pid),
+    Send(Pid, Pid, usize),
     Receive(Pid),
     Link(Pid, Pid),
     Unlink(Pid, Pid),
@@ -338,7 +353,7 @@ impl Real {
                 self.handles.insert(pid, process);
                 Outcome::Spawned(pid)
             }
-            Resolved::Send(a, b) => Outcome::Unit(on(&a).send(b, vec![7])),
+            Resolved::Send(a, b, n) => Outcome::Unit(on(&a).send(b, vec![7; n])),
             Resolved::Receive(a) => Outcome::Received(on(&a).try_receive()),
             Resolved::Link(a, b) => Outcome::Unit(on(&a).link(b)),
             Resolved::Unlink(a, b) => Outcome::Unit(on(&a).unlink(b)),
@@ -359,7 +374,7 @@ fn resolve(op: &Op, issued: u64, refs: &[Ref]) -> Option<Resolved> {
     let target = |i: usize| Pid::from_raw(i as u64 % (issued + 3));
     Some(match *op {
         Op::Spawn => Resolved::Spawn,
-        Op::Send(a, b) => Resolved::Send(caller(a)?, target(b)),
+        Op::Send(a, b, n) => Resolved::Send(caller(a)?, target(b), n),
         Op::Receive(a) => Resolved::Receive(caller(a)?),
         Op::Link(a, b) => Resolved::Link(caller(a)?, target(b)),
         Op::Unlink(a, b) => Resolved::Unlink(caller(a)?, target(b)),
@@ -383,7 +398,11 @@ proptest! {
     #[test]
     fn the_node_agrees_with_the_model_after_every_operation(ops in proptest::collection::vec(op(), 1..80)) {
         rusm_rt::block_on(async {
-            let limits = Limits { mailbox_len: MAILBOX_LEN, ..Limits::default() };
+            let limits = Limits {
+                mailbox_len: MAILBOX_LEN,
+                mailbox_bytes: MAILBOX_BYTES,
+                ..Limits::default()
+            };
             let mut real = Real { node: Node::new(limits), handles: BTreeMap::new() };
             let mut model = Model::default();
             let mut refs = Vec::new();

@@ -190,6 +190,7 @@ impl HostBuilder {
         let limits = Limits {
             max_processes: self.settings.max_processes,
             mailbox_len: self.settings.mailbox_len,
+            mailbox_bytes: self.settings.mailbox_bytes,
             message_bytes: self.settings.max_message_bytes,
             ..Limits::default()
         };

@@ -141,7 +141,7 @@ pub enum ExitReason {
     Disconnect,
     /// The process did not exist when it was linked or monitored.
     Noproc,
-    /// Its mailbox reached the node's length limit.
+    /// Its mailbox reached the node's limit, of messages or of bytes.
     MailboxOverflow,
     /// A reason chosen by the process that called `exit`.
     Custom(String),
