@@ -511,6 +511,7 @@ fn reason_text(reason: &process::ExitReason) -> String {
         R::Disconnect => "disconnect".into(),
         R::Noproc => "noproc".into(),
         R::MailboxOverflow => "mailbox-overflow".into(),
+        R::MemoryBudget => "memory-budget".into(),
         R::Custom(reason) => format!("custom: {reason}"),
     }
 }

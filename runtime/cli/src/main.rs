@@ -19,7 +19,6 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use rusm_app::App;
 use rusm_config::{ListenerKind, LogLevel};
-use rusm_core::Message;
 use rusm_host::Host;
 
 #[derive(Parser)]
@@ -160,20 +159,10 @@ fn run(app: &Path, init: Option<String>) -> Result<ExitCode, String> {
     let init = init.unwrap_or_else(|| config.app.init.clone()).into_bytes();
     rusm_rt::block_on(async move {
         let host = boot(&app)?;
-        // The node watches the entry from a process of its own.
-        let me = host.node().attach("rusm").map_err(|e| e.to_string())?;
-        let (_, watch) = host
-            .spawn_monitor(&me, &entry, init)
+        let reason = host
+            .run("rusm", &entry, init)
+            .await
             .map_err(|e| e.to_string())?;
-        let reason = loop {
-            if let Message::Down {
-                monitor, reason, ..
-            } = me.receive().await
-                && monitor == watch
-            {
-                break reason;
-            }
-        };
         Ok(if reason.is_normal() {
             ExitCode::SUCCESS
         } else {

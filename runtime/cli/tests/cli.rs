@@ -35,6 +35,7 @@ fn built() -> &'static Path {
             "serve-ts",
             "crypto-ts",
             "fetch",
+            "hostile",
         ] {
             let dir = repo().join("examples").join(app);
             let out = rusm(&[
@@ -825,6 +826,90 @@ fn acknowledged_kv_writes_survive_sigkill_mid_storm() {
         assert_eq!(
             text(&out.stdout),
             format!("checked {} entries\n", through + 1)
+        );
+    }
+}
+
+/// The hostile app (examples/hostile) in a cgroup whose memory limit is far
+/// below the product of the app's limits: floods to mailboxes nobody reads
+/// and spawns of processes that grow to their memory limit, with a steady
+/// process beside them. The memory budget keeps the node up, and the steady
+/// process answers throughout. Needs root and cgroup v1's memory controller
+/// (TOOLCHAIN.md); without them it fails and says so.
+#[test]
+fn hostile_guests_leave_the_node_up_within_a_cgroup_memory_limit() {
+    const LIMIT: u64 = 512 << 20;
+    let group = PathBuf::from(format!(
+        "/sys/fs/cgroup/memory/rusm-hostile-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir(&group).unwrap_or_else(|e| {
+        panic!(
+            "cannot create the cgroup {} (this test needs root and cgroup v1's memory controller): {e}",
+            group.display()
+        )
+    });
+    std::fs::write(group.join("memory.limit_in_bytes"), LIMIT.to_string()).unwrap();
+    let app = built().join("hostile");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "echo $$ > {}/cgroup.procs && exec \"$0\" run \"$1\"",
+            group.display()
+        ))
+        .arg(env!("CARGO_BIN_EXE_rusm"))
+        .arg(&app)
+        .output()
+        .expect("run rusm in the cgroup");
+    let read = |file: &str| std::fs::read_to_string(group.join(file)).unwrap();
+    let peak: u64 = read("memory.max_usage_in_bytes").trim().parse().unwrap();
+    let oom_control = read("memory.oom_control");
+    std::fs::remove_dir(&group).unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    let report = format!("peak {} MiB\n{stdout}\n{stderr}", peak >> 20);
+    // The figures the closing notes quote: `cargo test -p rusm --test cli
+    // hostile -- --nocapture`.
+    eprintln!(
+        "hostile: peak {} MiB in a cgroup of {} MiB; {} ended memory-budget, {} out-of-memory",
+        peak >> 20,
+        LIMIT >> 20,
+        stderr
+            .lines()
+            .filter(|l| l.ends_with(" memory-budget"))
+            .count(),
+        stderr
+            .lines()
+            .filter(|l| l.ends_with(" out-of-memory"))
+            .count()
+    );
+    assert!(out.status.success(), "{report}");
+    assert!(
+        oom_control.contains("oom_kill 0"),
+        "{oom_control}\n{report}"
+    );
+    assert!(peak < LIMIT, "{report}");
+    assert!(
+        stderr.contains("memory budget 96 MiB ([runtime] memory-budget-mib)"),
+        "{report}"
+    );
+    assert!(stdout.contains(", missed 0"), "{report}");
+    assert!(
+        stdout.contains("spawner: spawn refused: the node's memory budget of 96 MiB is full"),
+        "{report}"
+    );
+    for reason in ["memory-budget", "out-of-memory"] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains("rusm exit hostile#") && l.ends_with(reason)),
+            "no process ended {reason}:\n{report}"
+        );
+    }
+    assert!(stderr.contains("memory budget full"), "{report}");
+    for role in ["steady", "flooder", "spawner"] {
+        assert!(
+            !stdout.contains(&format!("conductor: {role} ended")),
+            "{role} ended:\n{report}"
         );
     }
 }

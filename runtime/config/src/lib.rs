@@ -201,6 +201,13 @@ pub struct Runtime {
     pub mailbox_bytes: usize,
     /// Bytes in one message; a larger send traps the sender.
     pub max_message_bytes: usize,
+    /// What every process together may hold: linear memories and the
+    /// messages waiting in mailboxes. At the budget a spawn is refused and
+    /// the process holding the most is ended (`memory-budget`). Unset: 3/4
+    /// of the machine's memory or of its cgroup's limit, whichever is
+    /// lower; under simulation, 1024 MiB, so a trace never depends on the
+    /// machine it ran on.
+    pub memory_budget_mib: Option<u64>,
     /// Where compiled components are cached, relative to the app directory.
     pub cache_dir: PathBuf,
 }
@@ -217,6 +224,7 @@ impl Default for Runtime {
             mailbox_len: 10_000,
             mailbox_bytes: 16 << 20,
             max_message_bytes: 1 << 20,
+            memory_budget_mib: None,
             cache_dir: PathBuf::from(".rusm/cache"),
         }
     }

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::node::Pressure;
 use crate::{ExitReason, Message, Pid, Ref};
 
 /// One observable change of the node, reported in the order it happened.
@@ -48,6 +49,14 @@ pub enum Event<'a> {
         pid: Pid,
         restarts: u32,
         window_ms: u64,
+    },
+    /// What the processes hold of the node's memory budget crossed 80%
+    /// (`High`), did not fit a request (`Full`), or fell back under 70%
+    /// (`Normal`).
+    MemoryBudget {
+        pressure: Pressure,
+        held: usize,
+        budget: usize,
     },
     /// A process wrote to its standard output or error. Only processes
     /// allowed to (the host's `allow-stdio`) are reported; the rest is
@@ -125,6 +134,18 @@ impl fmt::Display for Event<'_> {
                 f,
                 "give up on {label}#{pid} (more than {restarts} restarts in {window_ms} ms)"
             ),
+            Event::MemoryBudget {
+                pressure,
+                held,
+                budget,
+            } => {
+                let state = match pressure {
+                    Pressure::Normal => "back under 70%",
+                    Pressure::High => "over 80%",
+                    Pressure::Full => "full",
+                };
+                write!(f, "memory budget {state}: {held} of {budget} bytes held")
+            }
             Event::Output { pid, stream, bytes } => {
                 // One line whatever was written: the final newline is
                 // implied, any other control character is escaped.

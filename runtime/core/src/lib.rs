@@ -36,7 +36,7 @@ mod mailbox;
 mod node;
 
 pub use event::{Event, Observer, Stdio};
-pub use node::{Limits, Node, OpError, Process};
+pub use node::{Limits, Node, OpError, Pressure, Process};
 pub use rusm_wire::{ExitReason, Message, Pid, Ref};
 
 #[cfg(test)]

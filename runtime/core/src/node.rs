@@ -36,6 +36,11 @@ pub struct Limits {
     pub message_bytes: usize,
     /// Bytes in a registered name.
     pub name_bytes: usize,
+    /// Bytes every process together may hold: their linear memories (as the
+    /// host reports them, [`Process::hold`]) and their mailboxes. What does
+    /// not fit ends the process holding the most, with `memory-budget`
+    /// (see [`Node`]); a spawn that does not fit is refused.
+    pub memory_budget: usize,
 }
 
 impl Limits {
@@ -50,6 +55,9 @@ impl Limits {
     pub const DEFAULT_MESSAGE_BYTES: usize = 1 << 20;
     /// Default for [`Limits::name_bytes`].
     pub const DEFAULT_NAME_BYTES: usize = 255;
+    /// Default for [`Limits::memory_budget`]: none. A node that hosts
+    /// components gets its budget from the configuration.
+    pub const NO_MEMORY_BUDGET: usize = usize::MAX;
 }
 
 impl Default for Limits {
@@ -60,6 +68,7 @@ impl Default for Limits {
             mailbox_bytes: Self::DEFAULT_MAILBOX_BYTES,
             message_bytes: Self::DEFAULT_MESSAGE_BYTES,
             name_bytes: Self::DEFAULT_NAME_BYTES,
+            memory_budget: Self::NO_MEMORY_BUDGET,
         }
     }
 }
@@ -87,6 +96,9 @@ pub enum OpError {
     NotRegistered(String),
     /// The calling process has already exited; the operation did nothing.
     CallerExited(Pid),
+    /// `bytes` more do not fit in [`Limits::memory_budget`]: a spawn is
+    /// refused, a memory does not grow.
+    MemoryBudget { bytes: usize, budget: usize },
 }
 
 impl fmt::Display for OpError {
@@ -115,14 +127,47 @@ impl fmt::Display for OpError {
             OpError::Noproc(pid) => write!(f, "pid {pid} is not alive"),
             OpError::NotRegistered(name) => write!(f, "no process is registered as {name:?}"),
             OpError::CallerExited(pid) => write!(f, "process {pid} has exited"),
+            OpError::MemoryBudget { bytes, budget } => write!(
+                f,
+                "the node's memory budget of {} is full ({bytes} bytes more do not fit)",
+                Mib(*budget)
+            ),
         }
     }
 }
 
 impl std::error::Error for OpError {}
 
+/// Bytes as the budget's messages write them: whole MiB.
+struct Mib(usize);
+
+impl fmt::Display for Mib {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} MiB", self.0 >> 20)
+    }
+}
+
 /// A running node: the process table plus its limits and observer.
 /// Cloning is cheap and shares the node.
+///
+/// # The memory budget
+///
+/// Every process holds bytes: its linear memories, which the host reports
+/// as they grow ([`Process::hold`]), and the messages waiting in its
+/// mailbox. Their sum stays within [`Limits::memory_budget`]:
+/// - a spawn whose initial memory does not fit in 7/8 of the budget is
+///   refused ([`OpError::MemoryBudget`]): the rest is for the processes
+///   already running;
+/// - a message or a memory growth that does not fit ends the process that
+///   holds the most, with reason `memory-budget`, and again until it fits,
+///   so the bytes of a flood or a leak are the ones given back, never a
+///   bystander's;
+/// - unless the one that holds the most is the process asking: then its
+///   growth is refused (the host ends it `out-of-memory`), or, for a
+///   message to it, it ends `memory-budget`.
+///
+/// The node reports when what is held crosses 80% of the budget, when a
+/// request did not fit, and when it is back under 70%.
 #[derive(Clone)]
 pub struct Node {
     inner: Arc<Inner>,
@@ -141,6 +186,21 @@ struct Table {
     next_ref: u64,
     procs: BTreeMap<Pid, Entry>,
     names: BTreeMap<String, Pid>,
+    /// The sum of [`Entry::held`] over `procs`.
+    held: usize,
+    pressure: Pressure,
+}
+
+/// How full the memory budget is, as the node last reported it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Pressure {
+    /// Under 80% (or back under 70% after being over).
+    #[default]
+    Normal,
+    /// 80% or more held.
+    High,
+    /// A request did not fit.
+    Full,
 }
 
 struct Entry {
@@ -156,6 +216,15 @@ struct Entry {
     name: Option<String>,
     /// Set once, to the exit reason; stops the process's task.
     exit: Latch<ExitReason>,
+    /// Bytes of linear memory the host reported ([`Process::hold`]).
+    memory: usize,
+}
+
+impl Entry {
+    /// What this process holds of the memory budget.
+    fn held(&self) -> usize {
+        self.memory + self.mailbox.bytes()
+    }
 }
 
 impl Node {
@@ -192,7 +261,19 @@ impl Node {
         F: FnOnce(Process) -> Fut,
         Fut: Future<Output = ExitReason> + Send + 'static,
     {
-        self.spawn_watched(label, None, body).map(|(pid, _)| pid)
+        self.spawn_watched(label, None, 0, body).map(|(pid, _)| pid)
+    }
+
+    /// [`Node::spawn`] for a process that holds `bytes` of the memory budget
+    /// from its first instant (the initial memory of its component): refused
+    /// with [`OpError::MemoryBudget`] if they do not fit.
+    pub fn spawn_holding<F, Fut>(&self, label: &str, bytes: usize, body: F) -> Result<Pid, OpError>
+    where
+        F: FnOnce(Process) -> Fut,
+        Fut: Future<Output = ExitReason> + Send + 'static,
+    {
+        self.spawn_watched(label, None, bytes, body)
+            .map(|(pid, _)| pid)
     }
 
     /// A process whose body is the caller's own code: it gets the handle and
@@ -215,6 +296,7 @@ impl Node {
         &self,
         label: &str,
         watcher: Option<Pid>,
+        holding: usize,
         body: F,
     ) -> Result<(Pid, Option<Ref>), OpError>
     where
@@ -231,6 +313,13 @@ impl Node {
             let limit = txn.inner.limits.max_processes;
             if txn.table.procs.len() >= limit {
                 return Err(OpError::TooManyProcesses { limit });
+            }
+            if !txn.fits(holding) {
+                txn.report_full();
+                return Err(OpError::MemoryBudget {
+                    bytes: holding,
+                    budget: txn.inner.limits.memory_budget,
+                });
             }
             let pid = Pid::from_raw(txn.table.next_pid);
             txn.table.next_pid += 1;
@@ -249,9 +338,11 @@ impl Node {
                     trap_exit: false,
                     name: None,
                     exit,
+                    memory: holding,
                 },
             );
             txn.emit(Event::Spawned { pid, label });
+            txn.add_held(holding);
             let monitor = watcher.map(|watcher| txn.monitor(watcher, pid));
             let process = Process {
                 pid,
@@ -330,6 +421,7 @@ impl Node {
     pub fn shutdown(&self) {
         let mut txn = self.begin();
         txn.table.names.clear();
+        txn.table.held = 0;
         for (pid, entry) in std::mem::take(&mut txn.table.procs) {
             txn.emit(Event::Exited {
                 pid,
@@ -344,6 +436,22 @@ impl Node {
     /// (a library that monitors for the length of a call must leave none).
     pub fn monitors_held(&self, pid: Pid) -> Option<usize> {
         self.begin().table.procs.get(&pid).map(|e| e.watching.len())
+    }
+
+    /// Whether a spawn holding `bytes` ([`Node::spawn_holding`]) would fit
+    /// in the memory budget now.
+    pub fn fits(&self, bytes: usize) -> bool {
+        self.begin().fits(bytes)
+    }
+
+    /// How many bytes of the memory budget every process together holds.
+    pub fn memory_held(&self) -> usize {
+        self.begin().table.held
+    }
+
+    /// How many bytes of the memory budget `pid` holds, while it is alive.
+    pub fn held_by(&self, pid: Pid) -> Option<usize> {
+        self.begin().table.procs.get(&pid).map(Entry::held)
     }
 
     /// How many messages wait in `pid`'s mailbox, while it is alive.
@@ -500,13 +608,27 @@ impl Process {
 
     /// The oldest message if there is one, without waiting.
     pub fn try_receive(&self) -> Option<Message> {
-        self.node
-            .begin()
-            .table
-            .procs
-            .get_mut(&self.pid)?
-            .mailbox
-            .pop()
+        let mut txn = self.node.begin();
+        let message = txn.table.procs.get_mut(&self.pid)?.mailbox.pop()?;
+        txn.release(mailbox::size(&message));
+        Some(message)
+    }
+
+    /// Counts `bytes` more of this process's linear memory against the
+    /// node's memory budget, making room as [`Node`] describes: `Err` when
+    /// this process itself holds the most, and the memory must not grow.
+    pub fn hold(&self, bytes: usize) -> Result<(), OpError> {
+        self.node.op(self.pid, |txn| {
+            if !txn.make_room(self.pid, bytes) {
+                return Err(OpError::MemoryBudget {
+                    bytes,
+                    budget: txn.inner.limits.memory_budget,
+                });
+            }
+            txn.entry(self.pid).memory += bytes;
+            txn.add_held(bytes);
+            Ok(())
+        })
     }
 
     /// Spawns a process and monitors it, in one step: its `down` arrives even
@@ -516,7 +638,24 @@ impl Process {
         F: FnOnce(Process) -> Fut,
         Fut: Future<Output = ExitReason> + Send + 'static,
     {
-        let (pid, monitor) = self.node.spawn_watched(label, Some(self.pid), body)?;
+        self.spawn_monitor_holding(label, 0, body)
+    }
+
+    /// [`Process::spawn_monitor`] for a process that holds `bytes` of the
+    /// memory budget from its first instant (see [`Node::spawn_holding`]).
+    pub fn spawn_monitor_holding<F, Fut>(
+        &self,
+        label: &str,
+        bytes: usize,
+        body: F,
+    ) -> Result<(Pid, Ref), OpError>
+    where
+        F: FnOnce(Process) -> Fut,
+        Fut: Future<Output = ExitReason> + Send + 'static,
+    {
+        let (pid, monitor) = self
+            .node
+            .spawn_watched(label, Some(self.pid), bytes, body)?;
         Ok((pid, monitor.expect("a watched spawn always sets a monitor")))
     }
 
@@ -582,13 +721,16 @@ impl Process {
     pub fn demonitor(&self, monitor: Ref) -> Result<(), OpError> {
         self.node.op(self.pid, |txn| {
             let me = txn.entry(self.pid);
+            let before = me.mailbox.bytes();
             me.mailbox
                 .retain(|m| !matches!(m, Message::Down { monitor: r, .. } if *r == monitor));
+            let flushed = before - me.mailbox.bytes();
             if let Some(target) = me.watching.remove(&monitor)
                 && let Some(entry) = txn.table.procs.get_mut(&target)
             {
                 entry.watchers.remove(&monitor);
             }
+            txn.release(flushed);
             Ok(())
         })
     }
@@ -678,10 +820,15 @@ impl Txn<'_> {
         let Some(entry) = self.table.procs.get(&to) else {
             return;
         };
+        let size = mailbox::size(&message);
         if entry.mailbox.len() >= limits.mailbox_len
-            || entry.mailbox.bytes() + mailbox::size(&message) > limits.mailbox_bytes
+            || entry.mailbox.bytes() + size > limits.mailbox_bytes
         {
             self.kill(to, ExitReason::MailboxOverflow);
+            return;
+        }
+        if !self.make_room(to, size) {
+            self.kill(to, ExitReason::MemoryBudget);
             return;
         }
         self.emit(Event::Delivered {
@@ -691,6 +838,7 @@ impl Txn<'_> {
         let entry = self.entry(to);
         entry.mailbox.push(message);
         entry.wake.notify_one();
+        self.add_held(size);
     }
 
     /// Applies an exit signal from `from` to `to` (see [`Process::exit`]).
@@ -712,6 +860,96 @@ impl Txn<'_> {
         self.dying.push_back((pid, reason));
     }
 
+    /// Whether a new process holding `bytes` fits in the memory budget:
+    /// within 7/8 of it. The last eighth is for the processes already
+    /// running to grow and receive: were spawns to fill the budget with
+    /// processes of one size, the first to need a page more would find no
+    /// one larger to make room, and a bystander would be the largest.
+    fn fits(&self, bytes: usize) -> bool {
+        let budget = self.inner.limits.memory_budget;
+        self.table.held.saturating_add(bytes) <= budget - budget / 8
+    }
+
+    /// What is held, counting what the processes queued to die hold as
+    /// given back already.
+    fn held_after_deaths(&self) -> usize {
+        let dying: usize = self
+            .dying
+            .iter()
+            .filter_map(|(pid, _)| self.table.procs.get(pid))
+            .map(Entry::held)
+            .sum();
+        self.table.held - dying
+    }
+
+    /// Makes room in the memory budget for `bytes` more held by `holder`
+    /// (the policy on [`Node`]): while they do not fit, the process holding
+    /// the most is queued to end with `memory-budget`. `false`, and nobody
+    /// ended for it, when ending every process that holds more than
+    /// `holder` would not make room (so when `holder` itself holds the
+    /// most; ties go against `holder`, then against the youngest process).
+    fn make_room(&mut self, holder: Pid, bytes: usize) -> bool {
+        let budget = self.inner.limits.memory_budget;
+        let need = |held: usize| held.saturating_add(bytes) > budget;
+        if bytes == 0 || !need(self.held_after_deaths()) {
+            return true;
+        }
+        self.report_full();
+        let Some(own) = self.table.procs.get(&holder).map(Entry::held) else {
+            return false;
+        };
+        let mut larger: Vec<(usize, Pid)> = self
+            .table
+            .procs
+            .iter()
+            .filter(|(pid, entry)| entry.held() > own && !self.dying.iter().any(|(d, _)| d == *pid))
+            .map(|(&pid, entry)| (entry.held(), pid))
+            .collect();
+        let freeable: usize = larger.iter().map(|(held, _)| held).sum();
+        if need(self.held_after_deaths() - freeable) {
+            return false;
+        }
+        larger.sort_unstable();
+        while need(self.held_after_deaths()) {
+            let (_, pid) = larger.pop().expect("ending them all makes room");
+            self.kill(pid, ExitReason::MemoryBudget);
+        }
+        true
+    }
+
+    fn add_held(&mut self, bytes: usize) {
+        self.table.held += bytes;
+        let budget = self.inner.limits.memory_budget;
+        if self.table.pressure == Pressure::Normal && self.table.held >= budget / 10 * 8 {
+            self.set_pressure(Pressure::High);
+        }
+    }
+
+    fn release(&mut self, bytes: usize) {
+        self.table.held -= bytes;
+        let budget = self.inner.limits.memory_budget;
+        if self.table.pressure != Pressure::Normal && self.table.held < budget / 10 * 7 {
+            self.set_pressure(Pressure::Normal);
+        }
+    }
+
+    /// Reports that a request did not fit the budget, once until what is
+    /// held is back under 70%.
+    fn report_full(&mut self) {
+        if self.table.pressure != Pressure::Full {
+            self.set_pressure(Pressure::Full);
+        }
+    }
+
+    fn set_pressure(&mut self, pressure: Pressure) {
+        self.table.pressure = pressure;
+        self.emit(Event::MemoryBudget {
+            pressure,
+            held: self.table.held,
+            budget: self.inner.limits.memory_budget,
+        });
+    }
+
     /// Carries out queued deaths, and the deaths they cause through links and
     /// full mailboxes, until none is left. The first reason queued wins.
     fn settle(&mut self) {
@@ -724,6 +962,7 @@ impl Txn<'_> {
                 label: &entry.label,
                 reason: &reason,
             });
+            self.release(entry.held());
             if let Some(name) = &entry.name {
                 self.table.names.remove(name);
                 self.emit(Event::Unregistered { name, pid });

@@ -533,6 +533,151 @@ fn a_flushed_down_frees_its_bytes() {
     });
 }
 
+fn budget(bytes: usize) -> Limits {
+    Limits {
+        memory_budget: bytes,
+        ..Limits::default()
+    }
+}
+
+/// A flood to a process that never reads ends that process, the one holding
+/// the most, not the bystander whose message arrives when the budget is full.
+#[test]
+fn at_the_memory_budget_a_message_ends_the_largest_holder() {
+    run(async {
+        let recorder = Arc::new(Recorder::default());
+        let node = Node::with_observer(budget(100), recorder.clone());
+        let watcher = node.attach("watcher").unwrap();
+        let flooded = node.attach("flooded").unwrap();
+        let bystander = node.attach("bystander").unwrap();
+        watcher.monitor(flooded.pid()).unwrap();
+        watcher.send(bystander.pid(), vec![0; 10]).unwrap();
+        for _ in 0..4 {
+            watcher.send(flooded.pid(), vec![0; 20]).unwrap();
+        }
+        assert_eq!(node.memory_held(), 90);
+        watcher.send(bystander.pid(), vec![0; 20]).unwrap();
+        assert_eq!(
+            expect_down(&watcher, flooded.pid()).await,
+            ExitReason::MemoryBudget
+        );
+        assert_eq!(node.held_by(bystander.pid()), Some(30));
+        assert_eq!(node.memory_held(), 30);
+        let events = recorder.0.lock().unwrap().clone();
+        let budget_lines: Vec<_> = events
+            .iter()
+            .filter(|e| e.starts_with("memory budget"))
+            .collect();
+        assert_eq!(
+            budget_lines,
+            [
+                "memory budget over 80%: 90 of 100 bytes held",
+                "memory budget full: 90 of 100 bytes held",
+                "memory budget back under 70%: 30 of 100 bytes held",
+            ]
+        );
+    });
+}
+
+/// The largest holder that is itself the receiver ends `memory-budget`;
+/// its message is not delivered.
+#[test]
+fn a_message_to_the_largest_holder_at_the_budget_ends_it() {
+    run(async {
+        let node = Node::new(budget(50));
+        let watcher = node.attach("watcher").unwrap();
+        let flooded = node.attach("flooded").unwrap();
+        watcher.monitor(flooded.pid()).unwrap();
+        watcher.send(flooded.pid(), vec![0; 30]).unwrap();
+        watcher.send(flooded.pid(), vec![0; 30]).unwrap();
+        assert_eq!(
+            expect_down(&watcher, flooded.pid()).await,
+            ExitReason::MemoryBudget
+        );
+        assert_eq!(node.memory_held(), 0);
+    });
+}
+
+/// Memory growth makes room by ending larger holders; the largest holder's
+/// own growth is refused, whoever else is there.
+#[test]
+fn memory_growth_at_the_budget_ends_larger_holders_or_is_refused() {
+    run(async {
+        let node = Node::new(budget(100));
+        let watcher = node.attach("watcher").unwrap();
+        let big = node.attach("big").unwrap();
+        let small = node.attach("small").unwrap();
+        watcher.monitor(big.pid()).unwrap();
+        big.hold(60).unwrap();
+        small.hold(30).unwrap();
+        small.hold(20).unwrap();
+        assert_eq!(
+            expect_down(&watcher, big.pid()).await,
+            ExitReason::MemoryBudget
+        );
+        assert_eq!(node.memory_held(), 50);
+        let other = node.attach("other").unwrap();
+        other.hold(50).unwrap();
+        assert_eq!(
+            small.hold(1),
+            Err(OpError::MemoryBudget {
+                bytes: 1,
+                budget: 100
+            }),
+            "a tie goes against the one asking"
+        );
+        assert!(node.is_alive(other.pid()) && node.is_alive(small.pid()));
+        assert_eq!(node.memory_held(), 100);
+    });
+}
+
+/// Nobody is ended when ending every larger holder would not make room.
+#[test]
+fn a_growth_that_no_death_makes_room_for_ends_nobody() {
+    run(async {
+        let node = Node::new(budget(100));
+        let small = node.attach("small").unwrap();
+        let large = node.attach("large").unwrap();
+        small.hold(30).unwrap();
+        large.hold(40).unwrap();
+        assert!(small.hold(80).is_err());
+        assert!(node.is_alive(large.pid()));
+        assert_eq!(node.memory_held(), 70);
+    });
+}
+
+/// A spawn whose initial memory does not fit in 7/8 of the budget is
+/// refused; it ends nobody.
+#[test]
+fn a_spawn_that_does_not_fit_the_budget_is_refused() {
+    run(async {
+        let node = Node::new(budget(100 << 20));
+        let holder = node.attach("holder").unwrap();
+        holder.hold(80 << 20).unwrap();
+        let refused = node.spawn_holding("c", 20 << 20, |_| async { ExitReason::Normal });
+        assert_eq!(
+            refused.err().map(|e| e.to_string()),
+            Some(
+                "the node's memory budget of 100 MiB is full (20971520 bytes more do not fit)"
+                    .into()
+            )
+        );
+        assert!(node.is_alive(holder.pid()));
+        let past_seven_eighths = node.spawn_holding("c", 8 << 20, |_| async { ExitReason::Normal });
+        assert!(past_seven_eighths.is_err());
+        let spawned = node
+            .spawn_holding("d", 7 << 20, |me| async move {
+                me.receive().await;
+                ExitReason::Normal
+            })
+            .unwrap();
+        assert_eq!(node.held_by(spawned), Some(7 << 20));
+        node.send(spawned, Vec::new()).unwrap();
+        node.join(spawned).await;
+        assert_eq!(node.memory_held(), 80 << 20);
+    });
+}
+
 #[test]
 fn spawn_beyond_the_process_limit_is_refused() {
     run(async {

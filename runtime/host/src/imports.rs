@@ -227,6 +227,7 @@ impl From<ExitReason> for wit::ExitReason {
             ExitReason::Disconnect => wit::ExitReason::Disconnect,
             ExitReason::Noproc => wit::ExitReason::Noproc,
             ExitReason::MailboxOverflow => wit::ExitReason::MailboxOverflow,
+            ExitReason::MemoryBudget => wit::ExitReason::MemoryBudget,
             ExitReason::Custom(m) => wit::ExitReason::Custom(m),
         }
     }
@@ -243,6 +244,7 @@ impl From<wit::ExitReason> for ExitReason {
             wit::ExitReason::Disconnect => ExitReason::Disconnect,
             wit::ExitReason::Noproc => ExitReason::Noproc,
             wit::ExitReason::MailboxOverflow => ExitReason::MailboxOverflow,
+            wit::ExitReason::MemoryBudget => ExitReason::MemoryBudget,
             wit::ExitReason::Custom(m) => ExitReason::Custom(bounded(m)),
         }
     }

@@ -19,11 +19,12 @@
 //!         script: None,
 //!     }];
 //!     let host = Host::builder(Runtime::default()).build(components).unwrap();
-//!     let pid = host.spawn("ping", br#"{"rounds": 3}"#.to_vec()).unwrap();
-//!     println!("ping ended: {:?}", host.node().join(pid).await);
+//!     let reason = host.run("main", "ping", br#"{"rounds": 3}"#.to_vec()).await;
+//!     println!("ping ended: {:?}", reason.unwrap());
 //! });
 //! ```
 
+mod budget;
 mod crypto;
 mod engine;
 pub mod fetch;
@@ -49,7 +50,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use rusm_config::{Capabilities, Capability, Preemption, Runtime};
-use rusm_core::{Limits, Node, Observer, OpError, Pid, Process, Ref};
+use rusm_core::{ExitReason, Limits, Message, Node, Observer, OpError, Pid, Process, Ref};
 use wasmtime::Engine;
 use wasmtime_wasi::p2::bindings::CommandPre;
 
@@ -82,6 +83,11 @@ pub enum HostError {
     Storage(String),
     /// `[fetch] ca-file` could not be read.
     Tls(String),
+    /// [`Host::run`]'s watcher ended before the process it watched.
+    Unwatched {
+        component: String,
+        reason: ExitReason,
+    },
 }
 
 impl fmt::Display for HostError {
@@ -101,6 +107,10 @@ impl fmt::Display for HostError {
             HostError::Spawn(e) => write!(f, "{e}"),
             HostError::Storage(message) => write!(f, "cannot open the kv store: {message}"),
             HostError::Tls(message) => write!(f, "[fetch] ca-file: {message}"),
+            HostError::Unwatched { component, reason } => write!(
+                f,
+                "the node's watcher of {component} ended before it did: {reason}"
+            ),
         }
     }
 }
@@ -184,6 +194,7 @@ impl HostBuilder {
                     pre,
                     capabilities: Arc::new(source.capabilities),
                     script: source.script,
+                    initial_memory: Default::default(),
                 },
             );
         }
@@ -192,6 +203,7 @@ impl HostBuilder {
             mailbox_len: self.settings.mailbox_len,
             mailbox_bytes: self.settings.mailbox_bytes,
             message_bytes: self.settings.max_message_bytes,
+            memory_budget: budget::resolve(self.settings.memory_budget_mib)?,
             ..Limits::default()
         };
         let node = match self.observer {
@@ -268,6 +280,9 @@ struct Loaded {
     pre: CommandPre<ProcState>,
     capabilities: Arc<Capabilities>,
     script: Option<Script>,
+    /// The memory its processes hold once instantiated, as the first of
+    /// them showed: what a spawn counts against the memory budget at once.
+    initial_memory: std::sync::atomic::AtomicUsize,
 }
 
 impl Host {
@@ -312,6 +327,17 @@ impl Host {
         process::spawn(&self.shared, None, component, init, None).map(|(pid, _)| pid)
     }
 
+    /// Whether a process of `component` would fit in the node's memory
+    /// budget now (serving refuses a WebSocket upgrade when not).
+    pub fn has_room(&self, component: &str) -> bool {
+        self.shared.components.get(component).is_some_and(|loaded| {
+            let initial = loaded
+                .initial_memory
+                .load(std::sync::atomic::Ordering::Relaxed);
+            self.shared.node.fits(initial)
+        })
+    }
+
     /// Spawns a process of `component` to serve a client: its `serving`
     /// imports read the request and answer through `session`.
     pub fn spawn_session(&self, component: &str, session: Session) -> Result<Pid, HostError> {
@@ -328,5 +354,41 @@ impl Host {
     ) -> Result<(Pid, Ref), HostError> {
         let (pid, monitor) = process::spawn(&self.shared, Some(watcher), component, init, None)?;
         Ok((pid, monitor.expect("a watched spawn always sets a monitor")))
+    }
+
+    /// Runs a process of `component` to its end and returns why it ended.
+    /// A process of the node's own, labelled `watcher`, monitors it from its
+    /// first instant, so even one that ends at once is seen to end. Should
+    /// the watcher be ended first (by an exit signal, or the memory budget),
+    /// that is an error that says so.
+    pub async fn run(
+        &self,
+        watcher: &str,
+        component: &str,
+        init: Vec<u8>,
+    ) -> Result<ExitReason, HostError> {
+        let me = self.node().attach(watcher).map_err(HostError::Spawn)?;
+        let (_, watch) = self.spawn_monitor(&me, component, init)?;
+        let reason = loop {
+            let message = rusm_rt::select! {
+                message = me.receive() => message,
+                reason = me.exited() => {
+                    return Err(HostError::Unwatched {
+                        component: component.to_string(),
+                        reason,
+                    });
+                }
+            };
+            if let Message::Down {
+                monitor, reason, ..
+            } = message
+                && monitor == watch
+            {
+                break reason;
+            }
+        };
+        // The watcher's work is done: it leaves the table as any process.
+        let _ = me.exit(me.pid(), ExitReason::Normal);
+        Ok(reason)
     }
 }

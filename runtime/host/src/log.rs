@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use rusm_core::{Event, ExitReason, Observer, Stdio};
+use rusm_core::{Event, ExitReason, Observer, Pressure, Stdio};
 
 /// Reports a node's events to `tracing` and its guests' output to the
 /// node's stdout and stderr.
@@ -37,7 +37,10 @@ impl Observer for LifecycleLog {
                 tracing::warn!(target: TARGET, "{event}")
             }
             Event::Restarted { .. } => tracing::warn!(target: TARGET, "{event}"),
-            Event::Spawned { .. } | Event::Exited { .. } => {
+            Event::MemoryBudget { pressure, .. } if pressure != Pressure::Normal => {
+                tracing::warn!(target: TARGET, "{event}")
+            }
+            Event::Spawned { .. } | Event::Exited { .. } | Event::MemoryBudget { .. } => {
                 tracing::info!(target: TARGET, "{event}")
             }
             _ => tracing::debug!(target: TARGET, "{event}"),

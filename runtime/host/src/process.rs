@@ -2,9 +2,10 @@
 //! the actor core.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use rusm_config::{Capabilities, Preemption, Runtime};
-use rusm_core::{ExitReason, Pid, Process, Ref};
+use rusm_core::{ExitReason, OpError, Pid, Process, Ref};
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Store, Trap};
 use wasmtime_wasi::p2::bindings::CommandPre;
@@ -64,16 +65,17 @@ pub(crate) fn spawn(
     let pre = loaded.pre.clone();
     let capabilities = loaded.capabilities.clone();
     let script = loaded.script.clone();
+    let initial = loaded.initial_memory.load(Ordering::Relaxed);
     let component: Arc<str> = Arc::from(name.as_str());
     let owner = shared.clone();
-    let body = move |process| async move {
+    let body = move |process: Process| async move {
         let started = rusm_rt::time::now();
         let state = ProcState {
             wasi: crate::wasi::context(&component, &process, capabilities.allow_stdio, started),
             started,
             table: ResourceTable::new(),
+            memory: MemoryLimit::new(owner.settings.memory_limit_mib, process.clone(), initial),
             process,
-            memory: MemoryLimit::new(owner.settings.memory_limit_mib),
             shared: owner,
             capabilities,
             component,
@@ -84,13 +86,16 @@ pub(crate) fn spawn(
         };
         run(pre, state).await
     };
-    match watcher {
-        None => shared.node.spawn(name, body).map(|pid| (pid, None)),
+    let spawned = match watcher {
+        None => shared
+            .node
+            .spawn_holding(name, initial, body)
+            .map(|pid| (pid, None)),
         Some(watcher) => watcher
-            .spawn_monitor(name, body)
+            .spawn_monitor_holding(name, initial, body)
             .map(|(pid, m)| (pid, Some(m))),
-    }
-    .map_err(HostError::Spawn)
+    };
+    spawned.map_err(HostError::Spawn)
 }
 
 /// Instantiates the component and runs its `main` to the end; the process's
@@ -109,6 +114,12 @@ async fn run(pre: CommandPre<ProcState>, state: ProcState) -> ExitReason {
     let outcome = rusm_rt::cpu::metered(
         async {
             let command = pre.instantiate_async(&mut store).await?;
+            let state = store.data();
+            if let Some(loaded) = state.shared.components.get(&*state.component) {
+                loaded
+                    .initial_memory
+                    .fetch_max(state.memory.held, Ordering::Relaxed);
+            }
             command.wasi_cli_run().call_run(&mut store).await
         },
         slice,
@@ -179,21 +190,32 @@ fn exit_reason(outcome: wasmtime::Result<Result<(), ()>>, state: &ProcState) -> 
     }
 }
 
-/// Caps linear memory; growing past the cap ends the process with
-/// `out-of-memory` (rather than a guest abort that reads like any trap).
+/// Caps linear memory, and counts it against the node's memory budget:
+/// growing past the cap, or past what the budget lets this process hold,
+/// ends the process with `out-of-memory` (rather than a guest abort that
+/// reads like any trap).
 struct MemoryLimit {
     max_bytes: usize,
     exceeded: bool,
+    process: Process,
+    /// Bytes the spawn already counted against the budget (the component's
+    /// initial memory), used up by the first growths.
+    prepaid: usize,
+    /// Bytes of linear memory held, over all of the process's memories.
+    held: usize,
 }
 
 /// Table growth is not a resource a guest should hoard either.
 const MAX_TABLE_ELEMENTS: usize = 100_000;
 
 impl MemoryLimit {
-    fn new(limit_mib: u64) -> MemoryLimit {
+    fn new(limit_mib: u64, process: Process, prepaid: usize) -> MemoryLimit {
         MemoryLimit {
             max_bytes: usize::try_from(limit_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
             exceeded: false,
+            process,
+            prepaid,
+            held: 0,
         }
     }
 }
@@ -201,7 +223,7 @@ impl MemoryLimit {
 impl ResourceLimiter for MemoryLimit {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
@@ -209,6 +231,22 @@ impl ResourceLimiter for MemoryLimit {
             self.exceeded = true;
             wasmtime::bail!("memory limit of {} bytes exceeded", self.max_bytes);
         }
+        let more = desired.saturating_sub(current);
+        let prepaid = more.min(self.prepaid);
+        self.prepaid -= prepaid;
+        match Some(more - prepaid)
+            .filter(|&bytes| bytes > 0)
+            .map_or(Ok(()), |bytes| self.process.hold(bytes))
+        {
+            Ok(()) => {}
+            Err(e @ OpError::MemoryBudget { .. }) => {
+                self.exceeded = true;
+                wasmtime::bail!("{e}");
+            }
+            // Ended meanwhile: its reason is already set.
+            Err(e) => wasmtime::bail!("{e}"),
+        }
+        self.held += more;
         Ok(true)
     }
 

@@ -71,19 +71,14 @@ pub fn compile(
         component: name.to_string(),
         message,
     };
-    let reason = rusm_rt::block_on(async {
-        let pid = host.spawn(name, Vec::new())?;
-        Ok::<_, HostError>(host.node().join(pid).await)
-    })?;
-    match reason {
-        Some(reason) if reason.is_normal() => slot
-            .lock()
-            .expect("the bytecode slot")
-            .take()
-            .ok_or_else(|| failed("the runner ended without handing back bytecode".into())),
-        Some(reason) => Err(failed(reason.to_string())),
-        None => Err(failed("the runner ended before it was watched".into())),
+    let reason = rusm_rt::block_on(host.run("rusm build", name, Vec::new()))?;
+    if !reason.is_normal() {
+        return Err(failed(reason.to_string()));
     }
+    slot.lock()
+        .expect("the bytecode slot")
+        .take()
+        .ok_or_else(|| failed("the runner ended without handing back bytecode".into()))
 }
 
 impl wit::Host for ProcState {

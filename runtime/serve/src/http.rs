@@ -15,7 +15,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use rusm_config::{Listener, NotFound, RouteTable, ServeLimits};
-use rusm_core::{Node, Pid};
+use rusm_core::{Node, OpError, Pid};
 use rusm_host::{Answer, Answers, Host, HostError, Request, Session};
 use rusm_rt::net::TcpStream;
 use rusm_rt::time::Duration;
@@ -120,6 +120,12 @@ async fn handle(site: &Site, request: http::Request<Incoming>) -> http::Response
     let (session, answers) = Session::http(&action, params, request);
     let pid = match site.host.spawn_session(&component, session) {
         Ok(pid) => pid,
+        Err(HostError::Spawn(OpError::MemoryBudget { .. })) => {
+            return plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the node's memory budget is full\n",
+            );
+        }
         Err(HostError::Spawn(_)) => {
             return plain(
                 StatusCode::SERVICE_UNAVAILABLE,

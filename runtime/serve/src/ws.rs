@@ -57,7 +57,14 @@ enum End {
 }
 
 pub(crate) async fn connection(site: Arc<Site>, stream: TcpStream, slot: Option<Slot>) {
-    let Some((mut ws, request)) = handshake(&site, stream, slot.is_some()).await else {
+    let refusal = if slot.is_none() {
+        Some("too many connections\n")
+    } else if !site.host.has_room(&site.component) {
+        Some("the node's memory budget is full\n")
+    } else {
+        None
+    };
+    let Some((mut ws, request)) = handshake(&site, stream, refusal).await else {
         return;
     };
     let Ok(socket) = site.host.node().attach("ws").map(SocketProcess) else {
@@ -111,9 +118,9 @@ pub(crate) async fn connection(site: Arc<Site>, stream: TcpStream, slot: Option<
     drop(slot);
 }
 
-/// Accepts the upgrade within `request-timeout-ms`, refusing it with 503
-/// when the listener is full; returns the upgrade request as the handler
-/// will see it.
+/// Accepts the upgrade within `request-timeout-ms`, or refuses it with 503
+/// and the `refusal` text (a full listener or memory budget); returns the
+/// upgrade request as the handler will see it.
 #[allow(
     clippy::result_large_err,
     reason = "the callback's signature is tungstenite's"
@@ -121,14 +128,14 @@ pub(crate) async fn connection(site: Arc<Site>, stream: TcpStream, slot: Option<
 async fn handshake(
     site: &Site,
     stream: TcpStream,
-    welcome: bool,
+    refusal: Option<&'static str>,
 ) -> Option<(WebSocketStream<TcpStream>, Request)> {
     let seen = Arc::new(Mutex::new(Request::default()));
     let record = seen.clone();
     let callback =
         move |upgrade: &Upgrade, response: Response| -> Result<Response, ErrorResponse> {
-            if !welcome {
-                let mut refusal = ErrorResponse::new(Some("too many connections\n".into()));
+            if let Some(text) = refusal {
+                let mut refusal = ErrorResponse::new(Some(text.into()));
                 *refusal.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
                 return Err(refusal);
             }

@@ -186,6 +186,7 @@ fn exit_reason(reason: host::ExitReason) -> ExitReason {
         host::ExitReason::Disconnect => ExitReason::Disconnect,
         host::ExitReason::Noproc => ExitReason::Noproc,
         host::ExitReason::MailboxOverflow => ExitReason::MailboxOverflow,
+        host::ExitReason::MemoryBudget => ExitReason::MemoryBudget,
         host::ExitReason::Custom(m) => ExitReason::Custom(m),
     }
 }
@@ -200,6 +201,7 @@ fn wit_exit_reason(reason: ExitReason) -> host::ExitReason {
         ExitReason::Disconnect => host::ExitReason::Disconnect,
         ExitReason::Noproc => host::ExitReason::Noproc,
         ExitReason::MailboxOverflow => host::ExitReason::MailboxOverflow,
+        ExitReason::MemoryBudget => host::ExitReason::MemoryBudget,
         ExitReason::Custom(m) => host::ExitReason::Custom(m),
     }
 }

@@ -143,6 +143,9 @@ pub enum ExitReason {
     Noproc,
     /// Its mailbox reached the node's limit, of messages or of bytes.
     MailboxOverflow,
+    /// It held the most of the node's memory budget when the budget was
+    /// full: the node ended it to make room.
+    MemoryBudget,
     /// A reason chosen by the process that called `exit`.
     Custom(String),
 }
@@ -165,6 +168,7 @@ impl fmt::Display for ExitReason {
             ExitReason::Disconnect => f.write_str("disconnect"),
             ExitReason::Noproc => f.write_str("noproc"),
             ExitReason::MailboxOverflow => f.write_str("mailbox-overflow"),
+            ExitReason::MemoryBudget => f.write_str("memory-budget"),
             ExitReason::Custom(reason) => write!(f, "custom: {reason}"),
         }
     }
@@ -215,6 +219,7 @@ mod tests {
             ExitReason::Disconnect,
             ExitReason::Noproc,
             ExitReason::MailboxOverflow,
+            ExitReason::MemoryBudget,
             ExitReason::Custom("shutdown".into()),
         ] {
             let bytes = encode(&reason).unwrap();

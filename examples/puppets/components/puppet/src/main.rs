@@ -36,6 +36,9 @@ enum Command {
     Panic,
     /// Loops forever without receiving again (burns fuel, fills its mailbox).
     Spin,
+    /// Allocates and writes this many MiB more, and keeps them: its linear
+    /// memory grows.
+    Grow(usize),
 }
 
 /// "normal" and "killed" are the special reasons; any other word is custom.
@@ -98,5 +101,9 @@ fn obey(command: Command) {
         Command::Spin => loop {
             std::hint::black_box(());
         },
+        Command::Grow(mib) => {
+            std::mem::forget(vec![1u8; mib << 20]);
+            println!("puppet: holds {mib} MiB more");
+        }
     }
 }
