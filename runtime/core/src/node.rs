@@ -316,10 +316,7 @@ impl Node {
             }
             if !txn.fits(holding) {
                 txn.report_full();
-                return Err(OpError::MemoryBudget {
-                    bytes: holding,
-                    budget: txn.inner.limits.memory_budget,
-                });
+                return Err(txn.over_budget(holding));
             }
             let pid = Pid::from_raw(txn.table.next_pid);
             txn.table.next_pid += 1;
@@ -616,14 +613,12 @@ impl Process {
 
     /// Counts `bytes` more of this process's linear memory against the
     /// node's memory budget, making room as [`Node`] describes: `Err` when
-    /// this process itself holds the most, and the memory must not grow.
+    /// no other process's end makes room (this one holds the most), and the
+    /// memory must not grow.
     pub fn hold(&self, bytes: usize) -> Result<(), OpError> {
         self.node.op(self.pid, |txn| {
             if !txn.make_room(self.pid, bytes) {
-                return Err(OpError::MemoryBudget {
-                    bytes,
-                    budget: txn.inner.limits.memory_budget,
-                });
+                return Err(txn.over_budget(bytes));
             }
             txn.entry(self.pid).memory += bytes;
             txn.add_held(bytes);
@@ -868,6 +863,13 @@ impl Txn<'_> {
     fn fits(&self, bytes: usize) -> bool {
         let budget = self.inner.limits.memory_budget;
         self.table.held.saturating_add(bytes) <= budget - budget / 8
+    }
+
+    fn over_budget(&self, bytes: usize) -> OpError {
+        OpError::MemoryBudget {
+            bytes,
+            budget: self.inner.limits.memory_budget,
+        }
     }
 
     /// What is held, counting what the processes queued to die hold as

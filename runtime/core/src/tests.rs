@@ -540,6 +540,15 @@ fn budget(bytes: usize) -> Limits {
     }
 }
 
+/// A node with this memory budget, a watcher, and `label` monitored by it.
+fn watched(budget_bytes: usize, label: &str) -> (Node, Process, Process) {
+    let node = Node::new(budget(budget_bytes));
+    let watcher = node.attach("watcher").unwrap();
+    let target = node.attach(label).unwrap();
+    watcher.monitor(target.pid()).unwrap();
+    (node, watcher, target)
+}
+
 /// A flood to a process that never reads ends that process, the one holding
 /// the most, not the bystander whose message arrives when the budget is full.
 #[test]
@@ -584,10 +593,7 @@ fn at_the_memory_budget_a_message_ends_the_largest_holder() {
 #[test]
 fn a_message_to_the_largest_holder_at_the_budget_ends_it() {
     run(async {
-        let node = Node::new(budget(50));
-        let watcher = node.attach("watcher").unwrap();
-        let flooded = node.attach("flooded").unwrap();
-        watcher.monitor(flooded.pid()).unwrap();
+        let (node, watcher, flooded) = watched(50, "flooded");
         watcher.send(flooded.pid(), vec![0; 30]).unwrap();
         watcher.send(flooded.pid(), vec![0; 30]).unwrap();
         assert_eq!(
@@ -603,11 +609,8 @@ fn a_message_to_the_largest_holder_at_the_budget_ends_it() {
 #[test]
 fn memory_growth_at_the_budget_ends_larger_holders_or_is_refused() {
     run(async {
-        let node = Node::new(budget(100));
-        let watcher = node.attach("watcher").unwrap();
-        let big = node.attach("big").unwrap();
+        let (node, watcher, big) = watched(100, "big");
         let small = node.attach("small").unwrap();
-        watcher.monitor(big.pid()).unwrap();
         big.hold(60).unwrap();
         small.hold(30).unwrap();
         small.hold(20).unwrap();
