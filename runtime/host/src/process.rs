@@ -114,8 +114,12 @@ async fn run(pre: CommandPre<ProcState>, state: ProcState) -> ExitReason {
     let outcome = rusm_rt::cpu::metered(
         async {
             let command = pre.instantiate_async(&mut store).await?;
+            // Learned once per component: after that a spawn charges what
+            // instantiation holds, and there is nothing to look up.
             let state = store.data();
-            if let Some(loaded) = state.shared.components.get(&*state.component) {
+            if state.memory.held > state.memory.charged_at_spawn
+                && let Some(loaded) = state.shared.components.get(&*state.component)
+            {
                 loaded
                     .initial_memory
                     .fetch_max(state.memory.held, Ordering::Relaxed);
@@ -201,6 +205,8 @@ struct MemoryLimit {
     /// Bytes the spawn already counted against the budget (the component's
     /// initial memory), used up by the first growths.
     prepaid: usize,
+    /// What `prepaid` was at the spawn.
+    charged_at_spawn: usize,
     /// Bytes of linear memory held, over all of the process's memories.
     held: usize,
 }
@@ -215,6 +221,7 @@ impl MemoryLimit {
             exceeded: false,
             process,
             prepaid,
+            charged_at_spawn: prepaid,
             held: 0,
         }
     }
