@@ -189,12 +189,13 @@ fn whereis(ctx: Ctx<'_>, name: String) -> Result<Value<'_>> {
     }
 }
 
-/// `exit(pid, reason)`: "normal" and "killed" are those reasons, any other
-/// text a custom one.
+/// `exit(pid, reason)`: "normal", "killed" and "shutdown" are those
+/// reasons, any other text a custom one.
 fn exit(to: Value<'_>, reason: String) -> Result<()> {
     let reason = match reason.as_str() {
         "normal" => process::ExitReason::Normal,
         "killed" => process::ExitReason::Killed,
+        "shutdown" => process::ExitReason::Shutdown,
         _ => process::ExitReason::Custom(reason),
     };
     process::exit(pid(&to)?, &reason);
@@ -512,6 +513,8 @@ fn reason_text(reason: &process::ExitReason) -> String {
         R::Noproc => "noproc".into(),
         R::MailboxOverflow => "mailbox-overflow".into(),
         R::MemoryBudget => "memory-budget".into(),
+        R::Timeout => "timeout".into(),
+        R::Shutdown => "shutdown".into(),
         R::Custom(reason) => format!("custom: {reason}"),
     }
 }

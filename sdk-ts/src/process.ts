@@ -7,8 +7,8 @@ import { json } from "./wire";
 export type { DataMessage, DownMessage, ExitMessage, Message, Pid } from "./mailbox";
 import type { Pid } from "./mailbox";
 
-/** Why a process is told to exit: "normal", "killed", or any other text (a custom reason). */
-export type ExitReason = "normal" | "killed" | (string & {});
+/** Why a process is told to exit: "normal", "killed", "shutdown", or any other text (a custom reason). */
+export type ExitReason = "normal" | "killed" | "shutdown" | (string & {});
 
 export const Process = {
   /** This process's pid. */

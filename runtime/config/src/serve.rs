@@ -58,6 +58,10 @@ pub struct ServeLimits {
     pub max_header_bytes: usize,
     /// A request not received in full within this is answered 408.
     pub request_timeout_ms: u64,
+    /// A request's process that has not begun its answer within this is
+    /// ended (`timeout`) and its client answered 504. One that has begun
+    /// (an SSE stream, a WebSocket) may run on.
+    pub handler_timeout_ms: u64,
     /// Connections open at once; one more is answered 503.
     pub max_connections: usize,
     /// A larger WebSocket frame closes the connection.
@@ -70,6 +74,7 @@ impl Default for ServeLimits {
             max_body_bytes: 1 << 20,
             max_header_bytes: 16 << 10,
             request_timeout_ms: 30_000,
+            handler_timeout_ms: 30_000,
             max_connections: 1_024,
             max_frame_bytes: 1 << 20,
         }

@@ -392,6 +392,17 @@ impl Node {
         })
     }
 
+    /// Ends `pid` with `reason` whether or not it traps exits: the node's
+    /// own decision (a handler past its deadline), not a signal. Links and
+    /// monitors see `reason`. A dead pid is ignored.
+    pub fn kill(&self, pid: Pid, reason: ExitReason) -> Result<(), OpError> {
+        self.op(Pid::NODE, |txn| {
+            txn.check_pid(pid)?;
+            txn.kill(pid, reason);
+            Ok(())
+        })
+    }
+
     /// The pid registered as `name`, if any.
     pub fn whereis(&self, name: &str) -> Option<Pid> {
         self.begin().table.names.get(name).copied()

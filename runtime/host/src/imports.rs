@@ -228,6 +228,8 @@ impl From<ExitReason> for wit::ExitReason {
             ExitReason::Noproc => wit::ExitReason::Noproc,
             ExitReason::MailboxOverflow => wit::ExitReason::MailboxOverflow,
             ExitReason::MemoryBudget => wit::ExitReason::MemoryBudget,
+            ExitReason::Timeout => wit::ExitReason::Timeout,
+            ExitReason::Shutdown => wit::ExitReason::Shutdown,
             ExitReason::Custom(m) => wit::ExitReason::Custom(m),
         }
     }
@@ -245,6 +247,8 @@ impl From<wit::ExitReason> for ExitReason {
             wit::ExitReason::Noproc => ExitReason::Noproc,
             wit::ExitReason::MailboxOverflow => ExitReason::MailboxOverflow,
             wit::ExitReason::MemoryBudget => ExitReason::MemoryBudget,
+            wit::ExitReason::Timeout => ExitReason::Timeout,
+            wit::ExitReason::Shutdown => ExitReason::Shutdown,
             wit::ExitReason::Custom(m) => ExitReason::Custom(bounded(m)),
         }
     }

@@ -15,7 +15,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use rusm_config::{Listener, NotFound, RouteTable, ServeLimits};
-use rusm_core::{Node, OpError, Pid};
+use rusm_core::{ExitReason, Node, OpError, Pid};
 use rusm_host::{Answer, Answers, Host, HostError, Request, Session};
 use rusm_rt::net::TcpStream;
 use rusm_rt::time::Duration;
@@ -140,7 +140,17 @@ async fn handle(site: &Site, request: http::Request<Incoming>) -> http::Response
         pid,
         finished: false,
     };
-    match exchange.answers.next().await {
+    let deadline = Duration::from_millis(site.limits.handler_timeout_ms);
+    let Ok(first) = rusm_rt::time::timeout(deadline, exchange.answers.next()).await else {
+        exchange.finished = true;
+        // Issued by the spawn just now: the pid is valid, dead or alive.
+        let _ = exchange.node.kill(pid, ExitReason::Timeout);
+        return plain(
+            StatusCode::GATEWAY_TIMEOUT,
+            "the handler did not answer in time\n",
+        );
+    };
+    match first {
         Some(Answer::Whole {
             status,
             headers,

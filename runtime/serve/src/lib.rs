@@ -10,8 +10,9 @@
 //!
 //! Every limit of [`ServeLimits`] is enforced here and answered with its
 //! status code: 413 (body), 431 (headers), 408 (slow body), 503 (too many
-//! connections or processes); a WebSocket frame over the limit closes the
-//! connection with 1009.
+//! connections or processes, or the memory budget is full), 504 (a handler
+//! that has not begun its answer within `handler-timeout-ms`); a WebSocket
+//! frame over the limit closes the connection with 1009.
 
 mod http;
 mod timer;

@@ -296,6 +296,34 @@ fn sse_data_returns_false_once_the_client_has_gone() {
     });
 }
 
+#[test]
+fn a_handler_that_never_answers_is_ended_at_its_deadline_with_504() {
+    rusm_rt::block_on(async {
+        let node = serve(small_limits()).await;
+        // An SSE stream begins its answer at once: the deadline (500 ms)
+        // does not end it, however long it runs.
+        let mut client = connect(node.http).await;
+        let mut stream = request(&mut client, "GET", "/ticks/200", b"")
+            .await
+            .into_body();
+        // One handler computes forever, one waits forever trapping exits.
+        for path in ["/spin", "/stall"] {
+            assert_eq!(
+                get(node.http, "GET", path).await,
+                (504, "the handler did not answer in time\n".into()),
+                "{path}"
+            );
+        }
+        node.log
+            .wait_for(2, |l| {
+                l.starts_with("exit stats#") && l.ends_with(" timeout")
+            })
+            .await;
+        assert_eq!(events(&mut stream, 6).await.len(), 6);
+        assert_eq!(node.log.count(|l| l.ends_with(" timeout")), 2);
+    });
+}
+
 type Ws = tokio_tungstenite::WebSocketStream<TcpStream>;
 
 async fn ws_connect(address: std::net::SocketAddr) -> Ws {
@@ -383,6 +411,7 @@ fn small_limits() -> ServeLimits {
         max_body_bytes: 64,
         max_header_bytes: 8192,
         request_timeout_ms: 300,
+        handler_timeout_ms: 500,
         max_connections: 2,
         max_frame_bytes: 32,
     }

@@ -187,6 +187,8 @@ fn exit_reason(reason: host::ExitReason) -> ExitReason {
         host::ExitReason::Noproc => ExitReason::Noproc,
         host::ExitReason::MailboxOverflow => ExitReason::MailboxOverflow,
         host::ExitReason::MemoryBudget => ExitReason::MemoryBudget,
+        host::ExitReason::Timeout => ExitReason::Timeout,
+        host::ExitReason::Shutdown => ExitReason::Shutdown,
         host::ExitReason::Custom(m) => ExitReason::Custom(m),
     }
 }
@@ -202,6 +204,8 @@ fn wit_exit_reason(reason: ExitReason) -> host::ExitReason {
         ExitReason::Noproc => host::ExitReason::Noproc,
         ExitReason::MailboxOverflow => host::ExitReason::MailboxOverflow,
         ExitReason::MemoryBudget => host::ExitReason::MemoryBudget,
+        ExitReason::Timeout => host::ExitReason::Timeout,
+        ExitReason::Shutdown => host::ExitReason::Shutdown,
         ExitReason::Custom(m) => host::ExitReason::Custom(m),
     }
 }

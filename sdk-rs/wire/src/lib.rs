@@ -146,6 +146,12 @@ pub enum ExitReason {
     /// It held the most of the node's memory budget when the budget was
     /// full: the node ended it to make room.
     MemoryBudget,
+    /// It served a request and had not begun its answer within
+    /// `[serve.limits] handler-timeout-ms`: the client got a 504.
+    Timeout,
+    /// The node is draining: residents get it as an exit signal they may
+    /// trap, to save their state before they are stopped.
+    Shutdown,
     /// A reason chosen by the process that called `exit`.
     Custom(String),
 }
@@ -169,6 +175,8 @@ impl fmt::Display for ExitReason {
             ExitReason::Noproc => f.write_str("noproc"),
             ExitReason::MailboxOverflow => f.write_str("mailbox-overflow"),
             ExitReason::MemoryBudget => f.write_str("memory-budget"),
+            ExitReason::Timeout => f.write_str("timeout"),
+            ExitReason::Shutdown => f.write_str("shutdown"),
             ExitReason::Custom(reason) => write!(f, "custom: {reason}"),
         }
     }
@@ -220,6 +228,8 @@ mod tests {
             ExitReason::Noproc,
             ExitReason::MailboxOverflow,
             ExitReason::MemoryBudget,
+            ExitReason::Timeout,
+            ExitReason::Shutdown,
             ExitReason::Custom("shutdown".into()),
         ] {
             let bytes = encode(&reason).unwrap();

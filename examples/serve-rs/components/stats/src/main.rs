@@ -1,7 +1,9 @@
 //! Actions that show where state lives and what a failure costs: `visit`
 //! and `visits` reach the resident counter through `whereis` and `call`;
 //! `crash` panics (the client gets a 500, the node goes on); `ticks`
-//! streams events and says on stdout when its client has left.
+//! streams events and says on stdout when its client has left; `spin` and
+//! `stall` never answer, and are ended at the listener's
+//! `handler-timeout-ms` (the client gets a 504).
 
 use rusm_rs::http::{Params, Request, Response, Sse};
 
@@ -29,6 +31,24 @@ pub mod stats {
     // GET /crash -> "stats#crash"
     pub fn crash(_req: Request, _p: Params) -> Response {
         panic!("the crash action always fails");
+    }
+
+    // GET /spin -> "stats#spin": computes forever (fuel preempts it, so
+    // the node goes on meanwhile).
+    pub fn spin(_req: Request, _p: Params) -> Response {
+        let mut n = 0u64;
+        loop {
+            n = std::hint::black_box(n.wrapping_add(1));
+        }
+    }
+
+    // GET /stall -> "stats#stall": waits forever, trapping exit signals;
+    // the deadline ends it all the same.
+    pub fn stall(_req: Request, _p: Params) -> Response {
+        rusm_rs::trap_exit(true);
+        loop {
+            rusm_rs::receive();
+        }
     }
 
     // GET /ticks/:every_ms -> "stats#ticks"
