@@ -164,6 +164,43 @@ fn an_abnormal_exit_kills_linked_processes_and_a_normal_one_does_not() {
     });
 }
 
+/// The node's own kill (a handler's deadline) is not a signal: a process
+/// that traps exits ends all the same, and its monitors and links see the
+/// reason given.
+#[test]
+fn the_node_kills_a_trapping_process_with_the_reason_it_names() {
+    run(async {
+        let node = Node::new(Limits::default());
+        let watcher = node.attach("watcher").unwrap();
+        watcher.trap_exit(true).unwrap();
+        let handler = node.attach("handler").unwrap();
+        handler.trap_exit(true).unwrap();
+        watcher.link(handler.pid()).unwrap();
+        watcher.monitor(handler.pid()).unwrap();
+        node.kill(handler.pid(), ExitReason::Timeout).unwrap();
+        assert!(!node.is_alive(handler.pid()));
+        assert_eq!(handler.try_receive(), None);
+        assert_eq!(
+            expect_down(&watcher, handler.pid()).await,
+            ExitReason::Timeout
+        );
+        assert_eq!(
+            watcher.receive().await,
+            Message::Exit {
+                from: handler.pid(),
+                reason: ExitReason::Timeout
+            }
+        );
+        // A dead pid is ignored; one never issued is an error.
+        assert_eq!(node.kill(handler.pid(), ExitReason::Timeout), Ok(()));
+        let unissued = Pid::from_raw(u64::MAX);
+        assert_eq!(
+            node.kill(unissued, ExitReason::Timeout),
+            Err(OpError::InvalidPid(unissued))
+        );
+    });
+}
+
 #[test]
 fn trap_exit_turns_exit_signals_into_messages() {
     run(async {
