@@ -3,12 +3,16 @@
 //! and writing what it sees into the trace as `client <name>: ...`.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
+use rusm_rt::io::{AsyncRead, AsyncWrite, ReadBuf};
+use rusm_rt::net::TcpStream;
 use rusm_rt::sync::mpsc;
 use rusm_rt::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -213,9 +217,12 @@ impl Say {
     }
 
     /// A connection to `address`, or `None` (and a line saying why).
-    async fn connect(&self, address: SocketAddr) -> Option<rusm_rt::net::TcpStream> {
+    async fn connect(&self, address: SocketAddr) -> Option<Socket> {
         match rusm_rt::net::connect(address).await {
-            Ok(stream) => Some(stream),
+            Ok(stream) => Some(Socket {
+                stream,
+                unflushed: false,
+            }),
             Err(e) => {
                 self.line(format_args!("cannot connect: {e}"));
                 None
@@ -226,5 +233,51 @@ impl Say {
     fn line(&self, what: impl std::fmt::Display) {
         self.recorder
             .note(format_args!("client {}: {what}", self.name));
+    }
+}
+
+/// A client's end of a connection, flushed only when it has written since
+/// the last flush. A real socket's flush with nothing written does nothing;
+/// a simulated one sends an empty packet, which fails once the server has
+/// closed its end: hyper's client flushes as it reads, so a stream the
+/// server ended cleanly, then closed, read as broken.
+struct Socket {
+    stream: TcpStream,
+    unflushed: bool,
+}
+
+impl AsyncRead for Socket {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Socket {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.unflushed = true;
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if !self.unflushed {
+            return Poll::Ready(Ok(()));
+        }
+        let flushed = Pin::new(&mut self.stream).poll_flush(cx);
+        if flushed.is_ready() {
+            self.unflushed = false;
+        }
+        flushed
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }

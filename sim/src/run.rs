@@ -396,6 +396,11 @@ impl Driver<'_> {
                 self.exits.clear();
                 self.inbox.clear();
             }
+            Action::DrainNode => {
+                let timeout = Duration::from_millis(self.app.0.config().runtime.drain_timeout_ms);
+                let server = self.server.take();
+                rusm_app::drain(&self.host, server, None, timeout, std::future::pending()).await;
+            }
             Action::ExpectAlive { target } => {
                 let pid = self.pid(target)?;
                 if !self.host.node().is_alive(pid) {
@@ -580,6 +585,7 @@ fn describe(action: &Action) -> String {
         Action::Send { to, json } => format!("send {to} {json}"),
         Action::Kill { target } => format!("kill {target}"),
         Action::RestartNode => "restart-node".into(),
+        Action::DrainNode => "drain-node".into(),
         Action::ExpectReceived { from, json } => format!(
             "expect-received from {from}{}",
             json.as_ref().map_or(String::new(), |j| format!(" {j}"))

@@ -57,6 +57,11 @@ pub enum Action {
     /// Stops the node (every process ends) and boots a fresh one with an
     /// empty process table; names given before no longer resolve.
     RestartNode,
+    /// Drains the node as SIGTERM does `rusm serve` (`rusm_app::drain`):
+    /// listeners closed, requests answered, streams ended, WebSockets
+    /// closed with 1001, residents sent `shutdown`; the node then stays
+    /// stopped (a later `restart-node` boots it again).
+    DrainNode,
     /// Checks that a message from `from` has reached the scenario's own
     /// process (equal to `json` as JSON, if given); each expectation uses
     /// up the message it matched.
@@ -138,6 +143,7 @@ struct RawStep {
     json: Option<String>,
     kill: Option<String>,
     restart_node: Option<bool>,
+    drain_node: Option<bool>,
     expect_received: Option<String>,
     expect_mailbox_empty: Option<String>,
     expect_monitoring: Option<String>,
@@ -360,6 +366,7 @@ impl Scenario {
                 Action::Send { to, json } => vec![("send", quote(to)), ("json", quote(json))],
                 Action::Kill { target } => vec![("kill", quote(target))],
                 Action::RestartNode => vec![("restart-node", "true".into())],
+                Action::DrainNode => vec![("drain-node", "true".into())],
                 Action::ExpectReceived { from, json } => {
                     let mut keys = vec![("expect-received", quote(from))];
                     keys.extend(json.as_deref().map(|j| ("json", quote(j))));
@@ -453,6 +460,11 @@ impl<'a> At<'a> {
     /// `restart-node = true`.
     pub fn restart_node(self) -> &'a mut Scenario {
         self.step(Action::RestartNode)
+    }
+
+    /// `drain-node = true`.
+    pub fn drain_node(self) -> &'a mut Scenario {
+        self.step(Action::DrainNode)
     }
 
     /// `expect-received = from`, `json = ...`.
@@ -657,6 +669,11 @@ impl RawStep {
             Some(false) => return Err("restart-node = false does nothing; remove the step".into()),
             None => {}
         }
+        match self.drain_node {
+            Some(true) => actions.push(Action::DrainNode),
+            Some(false) => return Err("drain-node = false does nothing; remove the step".into()),
+            None => {}
+        }
         if let Some(from) = self.expect_received {
             actions.push(Action::ExpectReceived {
                 from,
@@ -720,7 +737,7 @@ impl RawStep {
                 action: actions.remove(0),
             }),
             0 => Err(
-                "no action (spawn, send, kill, restart-node, http, raw, ws, ws-send, disconnect, expect-alive, expect-exited, expect-whereis, expect-received, expect-mailbox-empty, expect-monitoring)".into(),
+                "no action (spawn, send, kill, restart-node, drain-node, http, raw, ws, ws-send, disconnect, expect-alive, expect-exited, expect-whereis, expect-received, expect-mailbox-empty, expect-monitoring)".into(),
             ),
             _ => Err("more than one action; give each its own [[step]]".into()),
         }
@@ -824,7 +841,7 @@ mod tests {
         let head = HEAD;
         let none = parse(&format!("{head}[[step]]\nat-ms = 0\n")).unwrap_err();
         assert!(
-            none.to_string().ends_with("test.toml:5: step 1: no action (spawn, send, kill, restart-node, http, raw, ws, ws-send, disconnect, expect-alive, expect-exited, expect-whereis, expect-received, expect-mailbox-empty, expect-monitoring)"),
+            none.to_string().ends_with("test.toml:5: step 1: no action (spawn, send, kill, restart-node, drain-node, http, raw, ws, ws-send, disconnect, expect-alive, expect-exited, expect-whereis, expect-received, expect-mailbox-empty, expect-monitoring)"),
             "{none}"
         );
         let two = parse(&format!(

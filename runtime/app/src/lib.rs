@@ -6,7 +6,7 @@
 //! (`rusm-build`'s cargo and Bun, then the host's precompiler for scripts),
 //! [`App::load`] reads what `wasm/` holds, checked against `rusm.toml`, and
 //! [`App::boot`] / [`App::start_residents`] / [`App::serve`] bring a node up
-//! in the order `rusm serve` does.
+//! in the order `rusm serve` does, and [`drain`] brings it down in order.
 //!
 //! ```no_run
 //! let app = rusm_app::App::load("examples/serve-rs".as_ref()).unwrap();
@@ -23,7 +23,9 @@ use std::path::{Path, PathBuf};
 
 use rusm_build::Built;
 use rusm_config::{AppConfig, Capabilities};
+use rusm_core::{Drain, Event, ExitReason, Pid};
 use rusm_host::{ComponentSource, Host, HostBuilder, HostError, Resident, Script};
+use rusm_rt::time::Duration;
 use rusm_serve::Server;
 
 /// An app could not be built, loaded or booted; the message says which
@@ -172,6 +174,79 @@ impl App {
             .map(Some)
             .map_err(error)
     }
+}
+
+/// How a [`drain`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drained {
+    /// Everything ended in order within the timeout.
+    Clean,
+    /// The timeout passed first: what was left was killed at once.
+    TimedOut,
+    /// It was cut short (a second signal): what was left was killed at once.
+    Cut,
+}
+
+/// Stops the node in order, as SIGTERM does for `rusm serve` and `rusm run`
+/// and a scenario's `drain-node` step does under simulation; every step
+/// is a lifecycle event (`drain: …`):
+///
+/// 1. the server drains ([`Server::drain`]): no new connection, requests in
+///    flight answered, SSE streams ended, WebSockets closed with 1001;
+/// 2. `entry` (`rusm run`'s process), then the residents, the last started
+///    first, get a `shutdown` exit signal, which they may trap to save
+///    their state, and are waited for;
+/// 3. whatever still runs is killed and the kv store closed (every write
+///    it acknowledged is already on disk).
+///
+/// Steps 1 and 2 have `timeout` together; past it, or once `cut`
+/// resolves, step 3 comes at once.
+pub async fn drain(
+    host: &Host,
+    server: Option<Server>,
+    entry: Option<Pid>,
+    timeout: Duration,
+    cut: impl Future<Output = ()>,
+) -> Drained {
+    let node = host.node();
+    node.report(Event::Drain(Drain::Began {
+        timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+    }));
+    let in_order = async {
+        if let Some(server) = &server {
+            server.drain().await;
+            node.report(Event::Drain(Drain::ConnectionsClosed));
+        }
+        if let Some(entry) = entry {
+            let ended = node.join(entry);
+            // Issued by this node: valid, whether or not it still runs.
+            let _ = node.exit(entry, ExitReason::Shutdown);
+            ended.await;
+        }
+        host.stop_residents().await;
+        node.report(Event::Drain(Drain::ResidentsStopped));
+    };
+    let drained = rusm_rt::select! {
+        () = in_order => Drained::Clean,
+        () = rusm_rt::time::sleep(timeout) => Drained::TimedOut,
+        () = cut => Drained::Cut,
+    };
+    // Whatever connection is still open closes now.
+    drop(server);
+    let left = node.process_count();
+    host.shutdown();
+    node.report(Event::Drain(match drained {
+        Drained::Clean => Drain::Done { left },
+        Drained::TimedOut => Drain::Forced {
+            why: "the timeout passed",
+            left,
+        },
+        Drained::Cut => Drain::Forced {
+            why: "a second signal came",
+            left,
+        },
+    }));
+    drained
 }
 
 /// A component `rusm build` built, with its capability profile; a script's

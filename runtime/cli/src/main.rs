@@ -53,7 +53,9 @@ enum Command {
         #[arg(long)]
         init: Option<String>,
     },
-    /// Boot a node for the app and serve its [[serve]] listeners until stopped.
+    /// Boot a node for the app and serve its [[serve]] listeners until
+    /// SIGTERM or SIGINT, which drain it: exit 0 once everything ended in
+    /// order, 124 if the drain timed out, 130 if a second signal cut it.
     Serve {
         /// The app directory (holding rusm.toml and wasm/).
         #[arg(default_value = ".")]
@@ -149,7 +151,8 @@ fn build(app: &Path, target_dir: Option<&Path>) -> Result<ExitCode, String> {
 }
 
 /// Runs the app until its entry process ends; the exit code says whether it
-/// ended normally.
+/// ended normally. SIGTERM or SIGINT drains the node first (the entry and
+/// the residents get `shutdown`): see [`exit_code`].
 fn run(app: &Path, init: Option<String>) -> Result<ExitCode, String> {
     let app = App::load(app).map_err(|e| e.to_string())?;
     let config = app.config();
@@ -158,11 +161,21 @@ fn run(app: &Path, init: Option<String>) -> Result<ExitCode, String> {
     )?;
     let init = init.unwrap_or_else(|| config.app.init.clone()).into_bytes();
     rusm_rt::block_on(async move {
+        let mut stops = catch_stops()?;
         let host = boot(&app)?;
-        let reason = host
-            .run("rusm", &entry, init)
-            .await
+        let running = host
+            .start("rusm", &entry, init)
             .map_err(|e| e.to_string())?;
+        let pid = running.pid;
+        let ended = running.ended();
+        let reason = rusm_rt::select! {
+            reason = ended => reason.map_err(|e| e.to_string())?,
+            () = stops.next() => {
+                let timeout = drain_timeout(&app);
+                let drained = rusm_app::drain(&host, None, Some(pid), timeout, stops.next()).await;
+                return Ok(exit_code(drained));
+            }
+        };
         Ok(if reason.is_normal() {
             ExitCode::SUCCESS
         } else {
@@ -171,7 +184,8 @@ fn run(app: &Path, init: Option<String>) -> Result<ExitCode, String> {
     })
 }
 
-/// Serves the app's listeners until the process is stopped.
+/// Serves the app's listeners until SIGTERM or SIGINT, then drains the
+/// node (see [`rusm_app::drain`] and [`exit_code`]).
 fn serve(app: &Path) -> Result<ExitCode, String> {
     let app = App::load(app).map_err(|e| e.to_string())?;
     let no_listener = || {
@@ -184,6 +198,7 @@ fn serve(app: &Path) -> Result<ExitCode, String> {
         return Err(no_listener());
     }
     rusm_rt::block_on(async {
+        let mut stops = catch_stops()?;
         let host = boot(&app)?;
         let server = app
             .serve(&host)
@@ -197,9 +212,38 @@ fn serve(app: &Path) -> Result<ExitCode, String> {
             };
             eprintln!("rusm listening on {scheme}://{}", bound.address);
         }
-        std::future::pending::<()>().await;
-        Ok(ExitCode::SUCCESS)
+        stops.next().await;
+        let timeout = drain_timeout(&app);
+        let drained = rusm_app::drain(&host, Some(server), None, timeout, stops.next()).await;
+        Ok(exit_code(drained))
     })
+}
+
+/// SIGTERM and SIGINT, caught from before the node boots: the first drains
+/// it, a second (or the drain's timeout) ends everything at once.
+fn catch_stops() -> Result<rusm_rt::signal::Stops, String> {
+    rusm_rt::signal::Stops::catch().map_err(|e| format!("cannot catch SIGTERM and SIGINT: {e}"))
+}
+
+fn drain_timeout(app: &App) -> rusm_rt::time::Duration {
+    rusm_rt::time::Duration::from_millis(app.config().runtime.drain_timeout_ms)
+}
+
+/// A drain's exit code: 0 when everything ended in order, 124 when the
+/// drain timed out (as `timeout(1)` does), 130 when a second signal cut it
+/// short (as a shell reports an interrupted command).
+fn exit_code(drained: rusm_app::Drained) -> ExitCode {
+    match drained {
+        rusm_app::Drained::Clean => ExitCode::SUCCESS,
+        rusm_app::Drained::TimedOut => {
+            eprintln!("rusm: the drain timed out: everything still running was killed");
+            ExitCode::from(124)
+        }
+        rusm_app::Drained::Cut => {
+            eprintln!("rusm: a second signal: everything still running was killed");
+            ExitCode::from(130)
+        }
+    }
 }
 
 /// Compiles the app's components, boots its node with the lifecycle log,

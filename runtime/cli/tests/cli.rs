@@ -543,7 +543,8 @@ fn rust_and_typescript_call_each_others_services() {
 /// test had read the first and let go of the pipe).
 struct Node {
     child: std::process::Child,
-    _stderr: std::io::BufReader<std::process::ChildStderr>,
+    /// Kept open so the node can write its log; a test may take it to read.
+    stderr: Option<std::io::BufReader<std::process::ChildStderr>>,
 }
 
 impl Drop for Node {
@@ -594,7 +595,7 @@ fn serving_once(
     }
     let node = Node {
         child,
-        _stderr: stderr,
+        stderr: Some(stderr),
     };
     (node, addresses)
 }
@@ -645,7 +646,7 @@ fn serve_ts_answers_http_sse_and_websocket_clients() {
         let hello = exchange(addresses[1], hello.to_string(), 10_000).await;
         let ticks = "GET /lobby?every_ms=50 HTTP/1.1\r\nhost: x\r\n\r\n";
         let ticks = exchange(addresses[0], ticks.to_string(), 1_000).await;
-        let frames = websocket_echo(addresses[2], &[(1, b"hi"), (2, &[0, 255, 1])]).await;
+        let frames = websocket_echo(addresses[2], &[(1, b"hi"), (2, &[0, 255, 1])], 1_000).await;
         (hello, ticks, frames)
     });
     drop(node);
@@ -665,9 +666,13 @@ fn serve_ts_answers_http_sse_and_websocket_clients() {
 
 /// A WebSocket client on a raw socket: the upgrade, and once the 101 is in
 /// (a client may not send frames sooner), each `(opcode, payload)` as a
-/// masked frame; returns the bytes the server sent after its 101 within a
-/// second.
-async fn websocket_echo(address: std::net::SocketAddr, frames: &[(u8, &[u8])]) -> Vec<u8> {
+/// masked frame; returns the bytes the server sent after its 101 within
+/// `wait_ms` (or until it closed).
+async fn websocket_echo(
+    address: std::net::SocketAddr,
+    frames: &[(u8, &[u8])],
+    wait_ms: u64,
+) -> Vec<u8> {
     use rusm_rt::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = rusm_rt::net::connect(address).await.unwrap();
     let upgrade = "GET / HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\
@@ -700,8 +705,93 @@ async fn websocket_echo(address: std::net::SocketAddr, frames: &[(u8, &[u8])]) -
         stream.write_all(&frame).await.unwrap();
     }
     let read = stream.read_to_end(&mut received);
-    let _ = rusm_rt::time::timeout(rusm_rt::time::Duration::from_millis(1_000), read).await;
+    let _ = rusm_rt::time::timeout(rusm_rt::time::Duration::from_millis(wait_ms), read).await;
     received.split_off(head_end)
+}
+
+/// SIGTERM drains `rusm serve` (README, "Stopping a node"): with an SSE
+/// stream, a slow request and a WebSocket open, each sees its clean end,
+/// the resident gets `shutdown`, every step is logged and the exit code
+/// is 0.
+#[test]
+fn sigterm_drains_serve_with_a_stream_a_slow_request_and_a_websocket_open() {
+    use std::io::{BufRead, Read};
+    let config = std::fs::read_to_string(built().join("serve-rs/rusm.toml"))
+        .unwrap()
+        .replace("127.0.0.1:8080", "127.0.0.1:0")
+        .replace("127.0.0.1:8081", "127.0.0.1:0")
+        .replace("level = \"warn\"", "level = \"info\"");
+    let app = deployed("serve-rs", &config);
+    let (mut node, addresses) = serving(&app, 2);
+    let (http, ws) = (addresses[0], addresses[1]);
+    let pid = node.child.id().to_string();
+    let (stream, slow, frames, mut stderr) = rusm_rt::block_on(async {
+        let long = 30_000;
+        let ticks = "GET /ticks/50 HTTP/1.1\r\nhost: x\r\n\r\n".to_string();
+        let stream = rusm_rt::task::spawn(exchange(http, ticks, long));
+        let slow = "GET /slow/500 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n".to_string();
+        let slow = rusm_rt::task::spawn(exchange(http, slow, long));
+        let frames = rusm_rt::task::spawn(websocket_echo(ws, &[], long));
+        // Until the three have their processes (the lifecycle log says
+        // so), the drain could find a connection that has sent nothing.
+        let mut stderr = node.stderr.take().unwrap();
+        let stderr = rusm_rt::task::blocking(move || {
+            let (mut requests, mut sockets, mut line) = (0, 0, String::new());
+            while requests < 2 || sockets < 1 {
+                line.clear();
+                assert!(stderr.read_line(&mut line).unwrap() > 0, "rusm serve ended");
+                requests += usize::from(line.starts_with("rusm spawn stats#"));
+                sockets += usize::from(line.starts_with("rusm spawn echo#"));
+            }
+            stderr
+        })
+        .await;
+        let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(killed.success());
+        let (stream, slow, frames) = (
+            stream.await.unwrap(),
+            slow.await.unwrap(),
+            frames.await.unwrap(),
+        );
+        (stream, slow, frames, stderr)
+    });
+    let status = node.child.wait().unwrap();
+    let mut log = String::new();
+    stderr.read_to_string(&mut log).unwrap();
+    assert!(status.success(), "{status}\n{log}");
+    // The stream's last chunk, then the server closed: a clean end.
+    assert!(stream.contains("data: tick 0\n\n"), "{stream}");
+    assert!(stream.ends_with("\r\n0\r\n\r\n"), "{stream}");
+    assert!(slow.starts_with("HTTP/1.1 200 OK"), "{slow}");
+    assert!(slow.ends_with("answered after 500 ms\n"), "{slow}");
+    // After "welcome": a close frame with 1001 (0x03e9), going away.
+    let close = frames
+        .windows(4)
+        .position(|w| w == [0x88, 0x1b, 0x03, 0xe9]);
+    assert!(close.is_some(), "{frames:?}");
+    let drain = [
+        "rusm drain: stopped accepting; 10000 ms for what is open to finish",
+        "rusm drain: every connection closed",
+        "rusm drain: residents stopped",
+        "rusm drain: done; 0 other processes killed, kv closed",
+    ];
+    let mut at = 0;
+    for step in drain {
+        let found = log[at..].find(step);
+        assert!(
+            found.is_some(),
+            "{step:?} after the earlier steps in:\n{log}"
+        );
+        at += found.unwrap_or(0);
+    }
+    for exit in [" stats#", " echo#", " ws#", " counter#"] {
+        assert!(
+            log.lines().any(|l| l.starts_with("rusm exit")
+                && l.contains(exit)
+                && l.ends_with(" shutdown")),
+            "{exit} ended shutdown:\n{log}"
+        );
+    }
 }
 
 /// The chat example on real sockets: a post reaches a live tail, and after
@@ -754,6 +844,65 @@ fn chat_posts_reach_tails_and_survive_a_killed_node() {
         "{history}"
     );
     std::fs::remove_dir_all(app).unwrap();
+}
+
+/// `rusm run` of examples/faults with `init`, stopped by `signals` SIGTERMs
+/// once its entry runs; its exit status and lifecycle log.
+fn run_stopped(init: &str, config: &str, signals: usize) -> (std::process::ExitStatus, String) {
+    use std::io::{BufRead, BufReader, Read};
+    let app = deployed("faults", config);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rusm"))
+        .args(["run", app.to_str().unwrap(), "--init", init])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut log = String::new();
+    // The entry's spawn is logged once the signals are caught.
+    while !log.contains("rusm spawn faulty#") {
+        assert!(stderr.read_line(&mut log).unwrap() > 0, "{log}");
+    }
+    for _ in 0..signals {
+        let pid = child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    stderr.read_to_string(&mut log).unwrap();
+    (child.wait().unwrap(), log)
+}
+
+/// SIGTERM drains `rusm run` too: the entry gets `shutdown`, and a node
+/// that stopped in order exits 0. An entry that traps and ignores it is
+/// killed at the drain's timeout (exit 124), or at once on a second
+/// signal (exit 130).
+#[test]
+fn sigterm_drains_run_with_its_timeout_and_a_second_signal_cuts_it() {
+    let config =
+        "[app]\nentry = \"faulty\"\ninit = '\"normal\"'\n\n[runtime]\ndrain-timeout-ms = 300\n";
+    let (status, log) = run_stopped(r#""spin""#, config, 1);
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(
+        log.contains(" shutdown\n") && log.contains("rusm drain: done"),
+        "{log}"
+    );
+
+    let (status, log) = run_stopped(r#""stubborn""#, config, 1);
+    assert_eq!(status.code(), Some(124), "{log}");
+    assert!(
+        log.contains("rusm drain: the timeout passed; 1 processes killed at once"),
+        "{log}"
+    );
+    assert!(log.contains("rusm: the drain timed out"), "{log}");
+
+    let slow = config.replace("drain-timeout-ms = 300", "drain-timeout-ms = 60000");
+    let (status, log) = run_stopped(r#""stubborn""#, &slow, 2);
+    assert_eq!(status.code(), Some(130), "{log}");
+    assert!(log.contains("rusm drain: a second signal came"), "{log}");
 }
 
 #[test]

@@ -208,6 +208,9 @@ pub struct Runtime {
     /// lower; under simulation, 1024 MiB, so a trace never depends on the
     /// machine it ran on.
     pub memory_budget_mib: Option<u64>,
+    /// How long a drain (SIGTERM, SIGINT) lets open requests, streams and
+    /// residents finish; past it everything ends at once.
+    pub drain_timeout_ms: u64,
     /// Where compiled components are cached, relative to the app directory.
     pub cache_dir: PathBuf,
 }
@@ -225,6 +228,7 @@ impl Default for Runtime {
             mailbox_bytes: 16 << 20,
             max_message_bytes: 1 << 20,
             memory_budget_mib: None,
+            drain_timeout_ms: 10_000,
             cache_dir: PathBuf::from(".rusm/cache"),
         }
     }

@@ -58,6 +58,9 @@ pub enum Event<'a> {
         held: usize,
         budget: usize,
     },
+    /// A step of the node's drain (on SIGTERM or SIGINT, or a scenario's
+    /// `drain-node`).
+    Drain(Drain),
     /// A process wrote to its standard output or error. Only processes
     /// allowed to (the host's `allow-stdio`) are reported; the rest is
     /// discarded before it reaches the node.
@@ -66,6 +69,26 @@ pub enum Event<'a> {
         stream: Stdio,
         bytes: &'a [u8],
     },
+}
+
+/// The steps of a drain, in order; `Forced` may cut in at any point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drain {
+    /// The listeners stopped accepting; what is open has `timeout_ms` to
+    /// finish.
+    Began { timeout_ms: u64 },
+    /// Every connection has closed: requests answered, SSE streams ended,
+    /// WebSockets closed with 1001.
+    ConnectionsClosed,
+    /// The residents have ended, after a `shutdown` exit signal they may
+    /// trap to save their state.
+    ResidentsStopped,
+    /// The node stopped: the `left` processes still running were killed and
+    /// the kv store closed.
+    Done { left: usize },
+    /// The drain was cut short (`why`: it timed out, or a second signal
+    /// came): the `left` processes still running were killed at once.
+    Forced { why: &'static str, left: usize },
 }
 
 /// Which standard stream a process wrote to.
@@ -146,6 +169,23 @@ impl fmt::Display for Event<'_> {
                 };
                 write!(f, "memory budget {state}: {held} of {budget} bytes held")
             }
+            Event::Drain(step) => match step {
+                Drain::Began { timeout_ms } => write!(
+                    f,
+                    "drain: stopped accepting; {timeout_ms} ms for what is open to finish"
+                ),
+                Drain::ConnectionsClosed => f.write_str("drain: every connection closed"),
+                Drain::ResidentsStopped => f.write_str("drain: residents stopped"),
+                Drain::Done { left } => {
+                    write!(f, "drain: done; {left} other processes killed, kv closed")
+                }
+                Drain::Forced { why, left } => {
+                    write!(
+                        f,
+                        "drain: {why}; {left} processes killed at once, kv closed"
+                    )
+                }
+            },
             Event::Output { pid, stream, bytes } => {
                 // One line whatever was written: the final newline is
                 // implied, any other control character is escaped.

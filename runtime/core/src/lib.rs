@@ -35,7 +35,7 @@ mod event;
 mod mailbox;
 mod node;
 
-pub use event::{Event, Observer, Stdio};
+pub use event::{Drain, Event, Observer, Stdio};
 pub use node::{Limits, Node, OpError, Pressure, Process};
 pub use rusm_wire::{ExitReason, Message, Pid, Ref};
 

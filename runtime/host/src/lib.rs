@@ -224,6 +224,7 @@ impl HostBuilder {
                 settings: self.settings,
                 components: loaded,
                 store: std::sync::Mutex::new(store),
+                supervisor: std::sync::Mutex::new(None),
                 fetch: self.fetch,
                 tls,
                 ticker,
@@ -246,6 +247,9 @@ pub(crate) struct Shared {
     /// The durable kv store, if a component may use one; closed by
     /// [`Host::shutdown`].
     store: std::sync::Mutex<Option<Arc<kv::Kv>>>,
+    /// The residents' supervisor, once they are started and until they are
+    /// stopped.
+    supervisor: std::sync::Mutex<Option<Pid>>,
     /// `[fetch]`: how far outbound requests go.
     fetch: rusm_config::Fetch,
     /// What https trusts.
@@ -367,14 +371,58 @@ impl Host {
         component: &str,
         init: Vec<u8>,
     ) -> Result<ExitReason, HostError> {
+        self.start(watcher, component, init)?.ended().await
+    }
+
+    /// [`Host::run`] in two halves: the process starts now, and its pid is
+    /// known (to signal it) before [`Running::ended`] waits for its end.
+    pub fn start(
+        &self,
+        watcher: &str,
+        component: &str,
+        init: Vec<u8>,
+    ) -> Result<Running, HostError> {
         let me = self.node().attach(watcher).map_err(HostError::Spawn)?;
-        let (_, watch) = self.spawn_monitor(&me, component, init)?;
-        let reason = loop {
+        let (pid, watch) = self.spawn_monitor(&me, component, init)?;
+        Ok(Running {
+            pid,
+            component: component.to_string(),
+            me: Watcher(me),
+            watch,
+        })
+    }
+}
+
+/// The process that watches a [`Running`] one. However the wait for it
+/// ends (the process ended, or a drain dropped the wait), it leaves the
+/// table with `normal`: it is the node's own, not something to kill.
+struct Watcher(Process);
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.0.exit(self.0.pid(), ExitReason::Normal);
+    }
+}
+
+/// A process [`Host::start`] started, watched from its first instant.
+pub struct Running {
+    pub pid: Pid,
+    component: String,
+    me: Watcher,
+    watch: Ref,
+}
+
+impl Running {
+    /// Waits for the process to end and returns why; an error if the
+    /// watcher was ended first.
+    pub async fn ended(self) -> Result<ExitReason, HostError> {
+        let me = &self.me.0;
+        loop {
             let message = rusm_rt::select! {
                 message = me.receive() => message,
                 reason = me.exited() => {
                     return Err(HostError::Unwatched {
-                        component: component.to_string(),
+                        component: self.component,
                         reason,
                     });
                 }
@@ -382,13 +430,10 @@ impl Host {
             if let Message::Down {
                 monitor, reason, ..
             } = message
-                && monitor == watch
+                && monitor == self.watch
             {
-                break reason;
+                return Ok(reason);
             }
-        };
-        // The watcher's work is done: it leaves the table as any process.
-        let _ = me.exit(me.pid(), ExitReason::Normal);
-        Ok(reason)
+        }
     }
 }

@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use rusm_core::{Event, ExitReason, Observer, Pressure, Stdio};
+use rusm_core::{Drain, Event, ExitReason, Observer, Pressure, Stdio};
 
 /// Reports a node's events to `tracing` and its guests' output to the
 /// node's stdout and stderr.
@@ -30,17 +30,25 @@ impl Observer for LifecycleLog {
                 };
             }
             Event::GaveUp { .. } => tracing::error!(target: TARGET, "{event}"),
-            // A client leaving is routine for a serving process.
+            // A client leaving is routine for a serving process, and so is
+            // a drain's `shutdown`.
             Event::Exited { reason, .. }
-                if !reason.is_normal() && *reason != ExitReason::Disconnect =>
+                if !matches!(
+                    reason,
+                    ExitReason::Normal | ExitReason::Disconnect | ExitReason::Shutdown
+                ) =>
             {
                 tracing::warn!(target: TARGET, "{event}")
             }
+            Event::Drain(Drain::Forced { .. }) => tracing::warn!(target: TARGET, "{event}"),
             Event::Restarted { .. } => tracing::warn!(target: TARGET, "{event}"),
             Event::MemoryBudget { pressure, .. } if pressure != Pressure::Normal => {
                 tracing::warn!(target: TARGET, "{event}")
             }
-            Event::Spawned { .. } | Event::Exited { .. } | Event::MemoryBudget { .. } => {
+            Event::Spawned { .. }
+            | Event::Exited { .. }
+            | Event::MemoryBudget { .. }
+            | Event::Drain(_) => {
                 tracing::info!(target: TARGET, "{event}")
             }
             _ => tracing::debug!(target: TARGET, "{event}"),

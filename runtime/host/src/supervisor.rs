@@ -2,10 +2,13 @@
 //! end abnormally, at most `max_restarts` times within a window (Erlang's
 //! restart intensity); past that the supervisor gives up on that one and the
 //! node goes on. Every decision is an event (`restart …`, `give up on …`).
+//! A drain stops them as an Erlang supervisor stops its children: the last
+//! started first, each sent `shutdown` (which it may trap, to save its
+//! state) and waited for.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use rusm_core::{Event, Message, Pid, Process};
+use rusm_core::{Event, ExitReason, Message, Pid, Process};
 use rusm_rt::time::{Duration, Instant};
 
 use crate::{Host, HostError};
@@ -43,6 +46,9 @@ impl Host {
             return Ok(());
         }
         let me = self.node().attach("supervisor").map_err(HostError::Spawn)?;
+        // A drain's `shutdown` must reach it as a message, to stop the
+        // residents before it ends.
+        me.trap_exit(true).map_err(HostError::Spawn)?;
         let mut children = BTreeMap::new();
         for (n, resident) in residents.iter().enumerate() {
             let (pid, _) = self.spawn_monitor(&me, &resident.component, resident.init.clone())?;
@@ -54,8 +60,29 @@ impl Host {
             residents,
             children,
         };
+        *self.shared.supervisor.lock().expect("supervisor lock") = Some(me.pid());
         rusm_rt::task::spawn(supervisor.run(me));
         Ok(())
+    }
+
+    /// Stops the residents for a drain: their supervisor restarts none any
+    /// more and sends each a `shutdown` exit signal, the last started
+    /// first, waiting for each to end. Resolves once all have (at once if
+    /// there are none).
+    pub async fn stop_residents(&self) {
+        let Some(supervisor) = self
+            .shared
+            .supervisor
+            .lock()
+            .expect("supervisor lock")
+            .take()
+        else {
+            return;
+        };
+        let ended = self.node().join(supervisor);
+        // Issued by this node: valid, whether or not it still runs.
+        let _ = self.node().exit(supervisor, ExitReason::Shutdown);
+        ended.await;
     }
 }
 
@@ -76,13 +103,47 @@ impl Supervisor {
                 _ = me.exited() => return,
                 message = me.receive() => message,
             };
-            if let Message::Down { pid, reason, .. } = message
-                && let Some(n) = self.children.remove(&pid)
-                && !reason.is_normal()
-            {
-                self.restart(&me, n, pid);
+            match message {
+                Message::Exit {
+                    reason: ExitReason::Shutdown,
+                    ..
+                } => return self.stop(me).await,
+                Message::Down { pid, reason, .. } => {
+                    if let Some(n) = self.children.remove(&pid)
+                        && !reason.is_normal()
+                    {
+                        self.restart(&me, n, pid);
+                    }
+                }
+                _ => {}
             }
         }
+    }
+
+    /// Stops every child, the last started first, then itself.
+    async fn stop(self, me: Process) {
+        let mut children: Vec<(usize, Pid)> =
+            self.children.iter().map(|(&pid, &n)| (n, pid)).collect();
+        children.sort_unstable_by(|a, b| b.cmp(a));
+        // Children whose `down` has come: one may end on its own while
+        // another is being waited for.
+        let mut ended = BTreeSet::new();
+        for (_, child) in children {
+            // Its own child: the pid is valid, whether or not it still runs.
+            let _ = me.exit(child, ExitReason::Shutdown);
+            while !ended.contains(&child) {
+                let message = rusm_rt::select! {
+                    _ = me.exited() => return,
+                    message = me.receive() => message,
+                };
+                if let Message::Down { pid, .. } = message {
+                    ended.insert(pid);
+                }
+            }
+        }
+        // Trapping, it would only get its own signal as a message.
+        let _ = me.trap_exit(false);
+        let _ = me.exit(me.pid(), ExitReason::Shutdown);
     }
 
     fn restart(&mut self, me: &Process, n: usize, old: Pid) {

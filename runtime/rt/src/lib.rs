@@ -272,7 +272,7 @@ pub mod cpu {
 
 /// Byte streams: the traits the host's stream adapters implement.
 pub mod io {
-    pub use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+    pub use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 }
 
 /// Synchronisation primitives. They hold no clock or thread of their own, so
@@ -354,6 +354,47 @@ pub mod sync {
                 }
                 notified.await;
             }
+        }
+    }
+}
+
+/// The requests to stop that come from outside: SIGTERM and SIGINT.
+pub mod signal {
+    /// SIGTERM and SIGINT (Ctrl-C), caught from the moment this is made
+    /// until it is dropped: while it lives, they no longer end the process.
+    /// Under simulation there are no signals (a scenario drains a node with
+    /// a step), and none ever arrives.
+    pub struct Stops {
+        #[cfg(not(madsim))]
+        term: tokio::signal::unix::Signal,
+        #[cfg(not(madsim))]
+        int: tokio::signal::unix::Signal,
+    }
+
+    impl Stops {
+        /// Starts catching them; from inside the runtime.
+        pub fn catch() -> std::io::Result<Stops> {
+            #[cfg(not(madsim))]
+            {
+                use tokio::signal::unix::{SignalKind, signal};
+                Ok(Stops {
+                    term: signal(SignalKind::terminate())?,
+                    int: signal(SignalKind::interrupt())?,
+                })
+            }
+            #[cfg(madsim)]
+            Ok(Stops {})
+        }
+
+        /// Waits for the next one.
+        pub async fn next(&mut self) {
+            #[cfg(not(madsim))]
+            crate::select! {
+                _ = self.term.recv() => {}
+                _ = self.int.recv() => {}
+            }
+            #[cfg(madsim)]
+            std::future::pending::<()>().await
         }
     }
 }

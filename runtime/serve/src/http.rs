@@ -21,7 +21,7 @@ use rusm_rt::net::TcpStream;
 use rusm_rt::time::Duration;
 
 use crate::timer::RtTimer;
-use crate::{Slot, header_list};
+use crate::{Draining, Slot, header_list};
 
 /// What an HTTP listener serves.
 pub(crate) struct Site {
@@ -30,21 +30,24 @@ pub(crate) struct Site {
     /// The component that handles every request when there are no routes.
     component: Option<String>,
     limits: ServeLimits,
+    draining: Draining,
 }
 
 impl Site {
-    pub(crate) fn new(host: &Host, listener: &Listener) -> Arc<Site> {
+    pub(crate) fn new(host: &Host, listener: &Listener, draining: Draining) -> Arc<Site> {
         Arc::new(Site {
             host: host.clone(),
             routes: listener.routes.clone(),
             component: listener.component.clone(),
             limits: listener.limits,
+            draining,
         })
     }
 }
 
-/// Serves one connection until the client closes it; a connection over
-/// `max-connections` is answered 503 and closed.
+/// Serves one connection until the client closes it, or until the server
+/// drains and the request in flight (if any) is answered; a connection
+/// over `max-connections` is answered 503 and closed.
 pub(crate) async fn connection(site: Arc<Site>, stream: TcpStream, slot: Option<Slot>) {
     let io = TokioIo::new(stream);
     let mut builder = http1::Builder::new();
@@ -53,15 +56,23 @@ pub(crate) async fn connection(site: Arc<Site>, stream: TcpStream, slot: Option<
         .header_read_timeout(Duration::from_millis(site.limits.request_timeout_ms))
         .max_buf_size(site.limits.max_header_bytes)
         .keep_alive(slot.is_some());
-    // A connection error (the client vanished mid-request, a malformed
-    // head hyper already answered) ends only this connection.
-    let _ = match slot {
+    let draining = site.draining.clone();
+    match slot {
         Some(_) => {
             let service = service_fn(move |request| {
                 let site = site.clone();
                 async move { Ok::<_, Infallible>(handle(&site, request).await) }
             });
-            builder.serve_connection(io, service).await
+            let mut served = std::pin::pin!(builder.serve_connection(io, service));
+            rusm_rt::select! {
+                _ = served.as_mut() => {}
+                () = draining.wait() => {
+                    // Closes it now if idle, else once the answer in
+                    // flight is written.
+                    served.as_mut().graceful_shutdown();
+                    let _ = served.await;
+                }
+            }
         }
         None => {
             let service = service_fn(|_| async {
@@ -70,9 +81,12 @@ pub(crate) async fn connection(site: Arc<Site>, stream: TcpStream, slot: Option<
                     "too many connections\n",
                 ))
             });
-            builder.serve_connection(io, service).await
+            // A connection error (the client vanished mid-request, a
+            // malformed head hyper already answered) ends only this
+            // connection.
+            let _ = builder.serve_connection(io, service).await;
         }
-    };
+    }
     drop(slot);
 }
 
@@ -163,7 +177,12 @@ async fn handle(site: &Site, request: http::Request<Incoming>) -> http::Response
             response
         }
         Some(Answer::Head { status, headers }) => {
-            let mut response = http::Response::new(Body::Stream(exchange));
+            let stream = Stream {
+                exchange,
+                drained: Box::pin(site.draining.owned()),
+                ended: false,
+            };
+            let mut response = http::Response::new(Body::Stream(stream));
             *response.headers_mut() = headers;
             *response.status_mut() = status;
             response
@@ -228,7 +247,16 @@ impl Drop for Exchange {
 /// A response body: whole, or streamed from the process's writes.
 enum Body {
     Whole(Option<Bytes>),
-    Stream(Exchange),
+    Stream(Stream),
+}
+
+/// A streamed answer (SSE), which the server's drain ends.
+struct Stream {
+    exchange: Exchange,
+    /// Resolves when the server drains.
+    drained: Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// The drain has told the process to end.
+    ended: bool,
 }
 
 impl hyper::body::Body for Body {
@@ -241,7 +269,8 @@ impl hyper::body::Body for Body {
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         match &mut *self {
             Body::Whole(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Body::Stream(exchange) => loop {
+            Body::Stream(stream) => loop {
+                let exchange = &mut stream.exchange;
                 match exchange.answers.poll_next(cx) {
                     Poll::Ready(Some(Answer::Chunk(chunk))) => {
                         return Poll::Ready(Some(Ok(Frame::data(Bytes::from(chunk)))));
@@ -252,8 +281,17 @@ impl hyper::body::Body for Body {
                         exchange.finished = true;
                         return Poll::Ready(None);
                     }
-                    Poll::Pending => return Poll::Pending,
+                    Poll::Pending => {}
                 }
+                if stream.ended || stream.drained.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                // The server drains: the process is told to end (it may
+                // trap it and finish first), and its end ends the stream
+                // cleanly.
+                stream.ended = true;
+                // Issued by the spawn: the pid is valid, dead or alive.
+                let _ = exchange.node.exit(exchange.pid, ExitReason::Shutdown);
             },
         }
     }

@@ -13,6 +13,11 @@
 //! connections or processes, or the memory budget is full), 504 (a handler
 //! that has not begun its answer within `handler-timeout-ms`); a WebSocket
 //! frame over the limit closes the connection with 1009.
+//!
+//! [`Server::drain`] ends it gently: no new connection is accepted, a
+//! request in flight is answered, an SSE stream's process is sent
+//! `shutdown` (its stream then ends cleanly), a WebSocket is closed with
+//! 1001 (going away); dropping the server cuts whatever is left.
 
 mod http;
 mod timer;
@@ -26,7 +31,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rusm_config::{Listener, ListenerKind, ServeLimits};
 use rusm_host::Host;
 use rusm_rt::net::{TcpListener, TcpStream};
-use rusm_rt::sync::Latch;
+use rusm_rt::sync::{Latch, Notify};
 
 /// The listeners of a node, serving until dropped: then every listener and
 /// every connection closes (a request's process learns its client left).
@@ -34,6 +39,10 @@ pub struct Server {
     bound: Vec<Bound>,
     /// Set when the server is dropped; every task of it waits on it.
     stop: Latch<()>,
+    /// Set when it drains; its accept loops and connections wait on it.
+    draining: Draining,
+    /// Each listener's open connections, which a drain waits out.
+    open: Vec<Connections>,
 }
 
 impl Drop for Server {
@@ -52,6 +61,22 @@ pub struct Bound {
 /// Resolves when the server is dropped.
 #[derive(Clone)]
 struct Stopped(Latch<()>);
+
+/// Resolves when the server drains.
+#[derive(Clone, Default)]
+pub(crate) struct Draining(Latch<()>);
+
+impl Draining {
+    pub(crate) async fn wait(&self) {
+        self.0.wait().await
+    }
+
+    /// The same, as a future of its own (to keep in a response body).
+    pub(crate) fn owned(&self) -> impl Future<Output = ()> + Send + 'static {
+        let latch = self.0.clone();
+        async move { latch.wait().await }
+    }
+}
 
 impl Stopped {
     async fn wait(self) {
@@ -93,6 +118,8 @@ impl Server {
         let mut server = Server {
             bound: Vec::with_capacity(listeners.len()),
             stop: Latch::new(),
+            draining: Draining::default(),
+            open: Vec::with_capacity(listeners.len()),
         };
         let stopped = Stopped(server.stop.clone());
         for listener in listeners {
@@ -103,15 +130,19 @@ impl Server {
             let socket = rusm_rt::net::bind(listener.address).await.map_err(fail)?;
             let address = socket.local_addr().map_err(fail)?;
             let connections = Connections::new(&listener.limits);
+            server.open.push(connections.clone());
             let each = stopped.clone();
+            let draining = server.draining.clone();
             match listener.kind {
                 ListenerKind::Http => {
-                    let site = http::Site::new(host, listener);
-                    stopped.spawn(accept(socket, connections, each, site, http::connection));
+                    let site = http::Site::new(host, listener, draining.clone());
+                    let accepting = accept(socket, connections, each, site, http::connection);
+                    stopped.spawn(until_drained(accepting, draining));
                 }
                 ListenerKind::Ws => {
-                    let site = ws::Site::new(host, listener);
-                    stopped.spawn(accept(socket, connections, each, site, ws::connection));
+                    let site = ws::Site::new(host, listener, draining.clone());
+                    let accepting = accept(socket, connections, each, site, ws::connection);
+                    stopped.spawn(until_drained(accepting, draining));
                 }
             }
             server.bound.push(Bound {
@@ -126,22 +157,51 @@ impl Server {
     pub fn bound(&self) -> &[Bound] {
         &self.bound
     }
+
+    /// Drains the server: every listener stops accepting (its socket
+    /// closes), and every open connection is let end cleanly: a request in
+    /// flight is answered (then its connection closes), an SSE stream's
+    /// process is sent a `shutdown` exit signal and its stream ends, a
+    /// WebSocket is closed with 1001 and its processes end `shutdown`.
+    /// Resolves once every connection has closed; bound it with a timeout
+    /// and drop the server to cut what is left.
+    pub async fn drain(&self) {
+        self.draining.0.set(());
+        for connections in &self.open {
+            connections.all_closed().await;
+        }
+    }
+}
+
+/// Runs `work` until it ends or the server drains.
+async fn until_drained(work: impl Future<Output = ()>, draining: Draining) {
+    rusm_rt::select! {
+        () = draining.wait() => {}
+        () = work => {}
+    }
 }
 
 /// Counts a listener's open connections against `max-connections`.
 #[derive(Clone)]
 struct Connections {
-    open: Arc<AtomicUsize>,
+    open: Arc<Open>,
     max: usize,
 }
 
+#[derive(Default)]
+struct Open {
+    count: AtomicUsize,
+    /// Notified as a connection closes.
+    closed: Notify,
+}
+
 /// One open connection; closing it (dropping this) frees its place.
-struct Slot(Arc<AtomicUsize>);
+struct Slot(Arc<Open>);
 
 impl Connections {
     fn new(limits: &ServeLimits) -> Connections {
         Connections {
-            open: Arc::new(AtomicUsize::new(0)),
+            open: Arc::default(),
             max: limits.max_connections,
         }
     }
@@ -150,17 +210,34 @@ impl Connections {
     fn take(&self) -> Option<Slot> {
         let taken = self
             .open
+            .count
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |open| {
                 (open < self.max).then_some(open + 1)
             })
             .is_ok();
         taken.then(|| Slot(self.open.clone()))
     }
+
+    /// Resolves once no connection is open.
+    async fn all_closed(&self) {
+        loop {
+            let closed = self.open.closed.notified();
+            let mut closed = std::pin::pin!(closed);
+            // Registered before the check, so a close in between still
+            // wakes this.
+            closed.as_mut().enable();
+            if self.open.count.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            closed.await;
+        }
+    }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.count.fetch_sub(1, Ordering::SeqCst);
+        self.0.closed.notify_waiters();
     }
 }
 

@@ -4,7 +4,8 @@
 //! answers with `send-frame`. They are linked: when the client leaves the
 //! socket process exits with `disconnect`, which ends the handler; when the
 //! handler ends the socket is closed (1000 if it returned, 1011 if it
-//! failed). Pings are answered by tungstenite.
+//! failed); when the server drains, with 1001 (going away), and both end
+//! `shutdown`. Pings are answered by tungstenite.
 
 use std::sync::{Arc, Mutex};
 
@@ -23,7 +24,7 @@ use tokio_tungstenite::tungstenite::handshake::server::{
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 
-use crate::{Slot, header_list};
+use crate::{Draining, Slot, header_list};
 
 /// What each connection's socket reads into at once.
 const READ_BUFFER_BYTES: usize = 4 << 10;
@@ -33,15 +34,17 @@ pub(crate) struct Site {
     host: Host,
     component: String,
     limits: ServeLimits,
+    draining: Draining,
 }
 
 impl Site {
-    pub(crate) fn new(host: &Host, listener: &Listener) -> Arc<Site> {
+    pub(crate) fn new(host: &Host, listener: &Listener, draining: Draining) -> Arc<Site> {
         Arc::new(Site {
             host: host.clone(),
             // The config refuses a ws listener without one.
             component: listener.component.clone().unwrap_or_default(),
             limits: listener.limits,
+            draining,
         })
     }
 }
@@ -54,6 +57,8 @@ enum End {
     TooBig,
     /// The handler process ended.
     HandlerEnded(ExitReason),
+    /// The server drains.
+    Drained,
 }
 
 pub(crate) async fn connection(site: Arc<Site>, stream: TcpStream, slot: Option<Slot>) {
@@ -95,7 +100,7 @@ pub(crate) async fn connection(site: Arc<Site>, stream: TcpStream, slot: Option<
     let linked = socket.trap_exit(true).and_then(|_| socket.link(handler));
     let ending = match linked {
         Err(_) => End::HandlerEnded(ExitReason::Noproc),
-        Ok(()) => converse(&mut ws, &socket, handler, &mut answers).await,
+        Ok(()) => converse(&mut ws, &socket, handler, &mut answers, &site.draining).await,
     };
     // Dropping `socket` ends it with `disconnect`, and the handler with it.
     match ending {
@@ -113,6 +118,13 @@ pub(crate) async fn connection(site: Arc<Site>, stream: TcpStream, slot: Option<
             };
             let _ = ws.close(Some(close(code, ""))).await;
             end(&socket, ExitReason::Normal);
+        }
+        End::Drained => {
+            let _ = ws
+                .close(Some(close(CloseCode::Away, "the node is shutting down")))
+                .await;
+            // The link passes it on: the handler ends `shutdown` too.
+            end(&socket, ExitReason::Shutdown);
         }
     }
     drop(slot);
@@ -174,9 +186,11 @@ async fn converse(
     socket: &Process,
     handler: Pid,
     answers: &mut rusm_host::Answers,
+    draining: &Draining,
 ) -> End {
     loop {
         rusm_rt::select! {
+            () = draining.wait() => return End::Drained,
             inbound = ws.next() => {
                 let frame = match inbound {
                     Some(Ok(WsMessage::Text(text))) => Frame::Text(text.as_str().to_string()),

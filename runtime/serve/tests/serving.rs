@@ -91,8 +91,8 @@ struct Served {
     http: std::net::SocketAddr,
     ws: std::net::SocketAddr,
     log: Arc<Log>,
-    _host: Host,
-    _server: Server,
+    host: Host,
+    server: Server,
 }
 
 async fn serve(limits: ServeLimits) -> Served {
@@ -118,8 +118,8 @@ async fn serve(limits: ServeLimits) -> Served {
         http: address(ListenerKind::Http),
         ws: address(ListenerKind::Ws),
         log,
-        _host: host,
-        _server: server,
+        host,
+        server,
     }
 }
 
@@ -299,7 +299,13 @@ fn sse_data_returns_false_once_the_client_has_gone() {
 #[test]
 fn a_handler_that_never_answers_is_ended_at_its_deadline_with_504() {
     rusm_rt::block_on(async {
-        let node = serve(small_limits()).await;
+        // Room for more connections than small_limits' two: a closed one
+        // frees its place only once the server has seen it close.
+        let limits = ServeLimits {
+            handler_timeout_ms: 500,
+            ..ServeLimits::default()
+        };
+        let node = serve(limits).await;
         // An SSE stream begins its answer at once: the deadline (500 ms)
         // does not end it, however long it runs.
         let mut client = connect(node.http).await;
@@ -325,6 +331,58 @@ fn a_handler_that_never_answers_is_ended_at_its_deadline_with_504() {
 }
 
 type Ws = tokio_tungstenite::WebSocketStream<TcpStream>;
+
+/// What SIGTERM does to `rusm serve`, on real sockets: a request in flight
+/// is answered, an SSE stream ends cleanly (its last chunk, not a broken
+/// connection), a WebSocket is closed with 1001, the resident gets
+/// `shutdown`, and the listeners no longer accept.
+#[test]
+fn a_drain_answers_requests_ends_streams_and_closes_websockets_with_1001() {
+    rusm_rt::block_on(async {
+        let node = serve(ServeLimits::default()).await;
+        let mut reader = connect(node.http).await;
+        let mut stream = request(&mut reader, "GET", "/ticks/50", b"")
+            .await
+            .into_body();
+        assert_eq!(events(&mut stream, 1).await, ["data: tick 0"]);
+        let slow = rusm_rt::task::spawn(get(node.http, "GET", "/slow/300"));
+        let mut ws = ws_connect(node.ws).await;
+        assert_eq!(next_text(&mut ws).await, "welcome\n");
+        // The slow request is in its process before the drain begins.
+        node.log
+            .wait_for(2, |l| l.starts_with("spawn stats#"))
+            .await;
+        let (host, server) = (node.host.clone(), node.server);
+        let http = node.http;
+        let drained = rusm_rt::task::spawn(async move {
+            let timeout = Duration::from_secs(30);
+            rusm_app::drain(&host, Some(server), None, timeout, std::future::pending()).await
+        });
+        // The stream ends: no more frames, and no error.
+        while let Some(frame) = stream.frame().await {
+            frame.expect("the stream ends cleanly");
+        }
+        match ws.next().await {
+            Some(Ok(WsMessage::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::Away),
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+        assert_eq!(slow.await.unwrap(), (200, "answered after 300 ms\n".into()));
+        assert_eq!(drained.await.unwrap(), rusm_app::Drained::Clean);
+        for exit in ["exit stats#", "exit ws#", "exit echo#", "exit counter#"] {
+            assert_eq!(
+                node.log
+                    .count(|l| l.starts_with(exit) && l.ends_with(" shutdown")),
+                1,
+                "{exit}"
+            );
+        }
+        assert!(
+            rusm_rt::net::connect(http).await.is_err(),
+            "still accepting"
+        );
+        assert_eq!(node.log.count(|l| l.starts_with("drain: done")), 1);
+    });
+}
 
 async fn ws_connect(address: std::net::SocketAddr) -> Ws {
     let stream = rusm_rt::net::connect(address).await.unwrap();

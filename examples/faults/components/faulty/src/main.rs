@@ -39,6 +39,9 @@ enum Behaviour {
     /// Tells `to` it is up, then waits in `receive` until it is killed: an
     /// idle process, for measuring what one holds.
     Idle { to: Pid },
+    /// Traps exit signals and ignores them, waiting in `receive` forever:
+    /// only a kill ends it (a drain's `shutdown` does not).
+    Stubborn,
     /// Sleeps `ms` with the standard library (a WASI clock timer, not a
     /// receive), then tells `to` the milliseconds its clock saw pass.
     Sleep { to: Pid, ms: u64 },
@@ -82,6 +85,12 @@ fn main(behaviour: Behaviour) {
         Behaviour::Residue { to } => send(to, &residue()),
         Behaviour::Idle { to } => {
             send(to, &"up");
+            loop {
+                receive();
+            }
+        }
+        Behaviour::Stubborn => {
+            rusm_rs::trap_exit(true);
             loop {
                 receive();
             }

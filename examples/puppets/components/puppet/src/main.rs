@@ -1,7 +1,8 @@
 //! puppet: a process that does what its messages tell it, so a scenario can
 //! play out links, monitors, trapped exits and the registry with real
 //! guests. Everything else it receives (exit and down messages, unknown
-//! data) it reports on stdout.
+//! data) it reports on stdout; a trapped `shutdown` (a node's drain) it
+//! reports and then returns, as a resident that saves its state would.
 
 use rusm_rs::{ExitReason, Message, Pid, exit, receive, self_pid};
 use serde::Deserialize;
@@ -68,7 +69,13 @@ fn main(setup: Setup) {
                 Ok(command) => obey(command),
                 Err(e) => println!("puppet: not a command: {e}"),
             },
-            Message::Exit { from, reason } => println!("puppet: exit from {from}: {reason}"),
+            Message::Exit { from, reason } => {
+                println!("puppet: exit from {from}: {reason}");
+                if reason == ExitReason::Shutdown {
+                    println!("puppet: state saved, stopping");
+                    return;
+                }
+            }
             Message::Down { pid, reason, .. } => println!("puppet: down of {pid}: {reason}"),
         }
     }

@@ -1,7 +1,8 @@
 //! Actions that show where state lives and what a failure costs: `visit`
 //! and `visits` reach the resident counter through `whereis` and `call`;
 //! `crash` panics (the client gets a 500, the node goes on); `ticks`
-//! streams events and says on stdout when its client has left; `spin` and
+//! streams events and says on stdout when its client has left; `slow`
+//! answers late (a drain waits for it); `spin` and
 //! `stall` never answer, and are ended at the listener's
 //! `handler-timeout-ms` (the client gets a 504).
 
@@ -31,6 +32,13 @@ pub mod stats {
     // GET /crash -> "stats#crash"
     pub fn crash(_req: Request, _p: Params) -> Response {
         panic!("the crash action always fails");
+    }
+
+    // GET /slow/:ms -> "stats#slow": answers after `ms` milliseconds.
+    pub fn slow(_req: Request, p: Params) -> Response {
+        let ms = p.get("ms").and_then(|v| v.parse().ok()).unwrap_or(100);
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        Response::text(format!("answered after {ms} ms\n"))
     }
 
     // GET /spin -> "stats#spin": computes forever (fuel preempts it, so
