@@ -201,6 +201,11 @@ pub struct Runtime {
     pub mailbox_bytes: usize,
     /// Bytes in one message; a larger send traps the sender.
     pub max_message_bytes: usize,
+    /// Links one process holds; a `link` past it, on either side, traps
+    /// the process that asked.
+    pub max_links: usize,
+    /// Monitors one process holds; one more `monitor` traps it.
+    pub max_monitors: usize,
     /// What every process together may hold: linear memories and the
     /// messages waiting in mailboxes. At the budget a spawn is refused and
     /// the process holding the most is ended (`memory-budget`). Unset: 3/4
@@ -227,6 +232,8 @@ impl Default for Runtime {
             mailbox_len: 10_000,
             mailbox_bytes: 16 << 20,
             max_message_bytes: 1 << 20,
+            max_links: 10_000,
+            max_monitors: 10_000,
             memory_budget_mib: None,
             drain_timeout_ms: 10_000,
             cache_dir: PathBuf::from(".rusm/cache"),

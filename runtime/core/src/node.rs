@@ -36,6 +36,12 @@ pub struct Limits {
     pub message_bytes: usize,
     /// Bytes in a registered name.
     pub name_bytes: usize,
+    /// Links one process holds; a link that would pass it, on either
+    /// side, is refused to the process that asks.
+    pub max_links: usize,
+    /// Monitors one process holds on others (each `monitor` call is one,
+    /// of the same target or not); one more is refused.
+    pub max_monitors: usize,
     /// Bytes every process together may hold: their linear memories (as the
     /// host reports them, [`Process::hold`]) and their mailboxes. What does
     /// not fit ends the process holding the most, with `memory-budget`
@@ -55,6 +61,10 @@ impl Limits {
     pub const DEFAULT_MESSAGE_BYTES: usize = 1 << 20;
     /// Default for [`Limits::name_bytes`].
     pub const DEFAULT_NAME_BYTES: usize = 255;
+    /// Default for [`Limits::max_links`].
+    pub const DEFAULT_MAX_LINKS: usize = 10_000;
+    /// Default for [`Limits::max_monitors`].
+    pub const DEFAULT_MAX_MONITORS: usize = 10_000;
     /// Default for [`Limits::memory_budget`]: none. A node that hosts
     /// components gets its budget from the configuration.
     pub const NO_MEMORY_BUDGET: usize = usize::MAX;
@@ -68,6 +78,8 @@ impl Default for Limits {
             mailbox_bytes: Self::DEFAULT_MAILBOX_BYTES,
             message_bytes: Self::DEFAULT_MESSAGE_BYTES,
             name_bytes: Self::DEFAULT_NAME_BYTES,
+            max_links: Self::DEFAULT_MAX_LINKS,
+            max_monitors: Self::DEFAULT_MAX_MONITORS,
             memory_budget: Self::NO_MEMORY_BUDGET,
         }
     }
@@ -99,6 +111,10 @@ pub enum OpError {
     /// `bytes` more do not fit in [`Limits::memory_budget`]: a spawn is
     /// refused, a memory does not grow.
     MemoryBudget { bytes: usize, budget: usize },
+    /// `pid` holds [`Limits::max_links`] links already.
+    TooManyLinks { pid: Pid, limit: usize },
+    /// The caller holds [`Limits::max_monitors`] monitors already.
+    TooManyMonitors { limit: usize },
 }
 
 impl fmt::Display for OpError {
@@ -127,6 +143,14 @@ impl fmt::Display for OpError {
             OpError::Noproc(pid) => write!(f, "pid {pid} is not alive"),
             OpError::NotRegistered(name) => write!(f, "no process is registered as {name:?}"),
             OpError::CallerExited(pid) => write!(f, "process {pid} has exited"),
+            OpError::TooManyLinks { pid, limit } => write!(
+                f,
+                "pid {pid} holds {limit} links, the limit ([runtime] max-links)"
+            ),
+            OpError::TooManyMonitors { limit } => write!(
+                f,
+                "the process holds {limit} monitors, the limit ([runtime] max-monitors)"
+            ),
             OpError::MemoryBudget { bytes, budget } => write!(
                 f,
                 "the node's memory budget of {} is full ({bytes} bytes more do not fit)",
@@ -305,10 +329,15 @@ impl Node {
     {
         let (process, monitor) = {
             let mut txn = self.begin();
-            if let Some(watcher) = watcher
-                && !txn.table.procs.contains_key(&watcher)
-            {
-                return Err(OpError::CallerExited(watcher));
+            if let Some(watcher) = watcher {
+                let Some(entry) = txn.table.procs.get(&watcher) else {
+                    return Err(OpError::CallerExited(watcher));
+                };
+                // Checked before the spawn, which must not happen unwatched.
+                let limit = txn.inner.limits.max_monitors;
+                if entry.watching.len() >= limit {
+                    return Err(OpError::TooManyMonitors { limit });
+                }
             }
             let limit = txn.inner.limits.max_processes;
             if txn.table.procs.len() >= limit {
@@ -340,7 +369,11 @@ impl Node {
             );
             txn.emit(Event::Spawned { pid, label });
             txn.add_held(holding);
-            let monitor = watcher.map(|watcher| txn.monitor(watcher, pid));
+            let monitor = match watcher {
+                // Room for it was checked above.
+                Some(watcher) => Some(txn.monitor(watcher, pid)?),
+                None => None,
+            };
             let process = Process {
                 pid,
                 node: self.clone(),
@@ -684,6 +717,13 @@ impl Process {
                 return Ok(());
             }
             if txn.table.procs.contains_key(&other) {
+                let limit = txn.inner.limits.max_links;
+                for (pid, peer) in [(self.pid, other), (other, self.pid)] {
+                    let links = &txn.entry(pid).links;
+                    if links.len() >= limit && !links.contains(&peer) {
+                        return Err(OpError::TooManyLinks { pid, limit });
+                    }
+                }
                 txn.entry(self.pid).links.insert(other);
                 txn.entry(other).links.insert(self.pid);
                 txn.emit(Event::Linked {
@@ -715,7 +755,7 @@ impl Process {
     pub fn monitor(&self, target: Pid) -> Result<Ref, OpError> {
         self.node.op(self.pid, |txn| {
             txn.check_pid(target)?;
-            Ok(txn.monitor(self.pid, target))
+            txn.monitor(self.pid, target)
         })
     }
 
@@ -1024,7 +1064,11 @@ impl Txn<'_> {
 
     /// `watcher` monitors `target` (a `down` with `noproc` at once if
     /// `target` has ended).
-    fn monitor(&mut self, watcher: Pid, target: Pid) -> Ref {
+    fn monitor(&mut self, watcher: Pid, target: Pid) -> Result<Ref, OpError> {
+        let limit = self.inner.limits.max_monitors;
+        if self.entry(watcher).watching.len() >= limit {
+            return Err(OpError::TooManyMonitors { limit });
+        }
         let monitor = Ref::from_raw(self.table.next_ref);
         self.table.next_ref += 1;
         if self.table.procs.contains_key(&target) {
@@ -1045,7 +1089,7 @@ impl Txn<'_> {
                 },
             );
         }
-        monitor
+        Ok(monitor)
     }
 
     fn register(&mut self, name: &str, pid: Pid) -> Result<(), OpError> {

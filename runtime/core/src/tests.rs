@@ -164,6 +164,58 @@ fn an_abnormal_exit_kills_linked_processes_and_a_normal_one_does_not() {
     });
 }
 
+/// Links and monitors are bounded per process: one more is refused to the
+/// caller (a guest traps), on either side of a link; a link already held
+/// may be made again, and what is given back makes room.
+#[test]
+fn links_and_monitors_held_by_one_process_are_bounded() {
+    run(async {
+        let node = Node::new(Limits {
+            max_links: 2,
+            max_monitors: 2,
+            ..Limits::default()
+        });
+        let hub = node.attach("hub").unwrap();
+        let spokes: Vec<Process> = (0..3).map(|_| node.attach("spoke").unwrap()).collect();
+        hub.link(spokes[0].pid()).unwrap();
+        spokes[1].link(hub.pid()).unwrap();
+        hub.link(spokes[0].pid()).unwrap();
+        assert_eq!(
+            hub.link(spokes[2].pid()),
+            Err(OpError::TooManyLinks {
+                pid: hub.pid(),
+                limit: 2
+            })
+        );
+        // The full side is the other one: the asker is refused all the same.
+        assert_eq!(
+            spokes[2].link(hub.pid()),
+            Err(OpError::TooManyLinks {
+                pid: hub.pid(),
+                limit: 2
+            })
+        );
+        hub.unlink(spokes[0].pid()).unwrap();
+        hub.link(spokes[2].pid()).unwrap();
+
+        let target = spokes[0].pid();
+        let first = hub.monitor(target).unwrap();
+        hub.monitor(target).unwrap();
+        assert_eq!(
+            hub.monitor(target),
+            Err(OpError::TooManyMonitors { limit: 2 })
+        );
+        assert_eq!(
+            hub.spawn_monitor("child", |_| async { ExitReason::Normal }),
+            Err(OpError::TooManyMonitors { limit: 2 })
+        );
+        assert_eq!(node.monitors_held(hub.pid()), Some(2));
+        hub.demonitor(first).unwrap();
+        hub.monitor(target).unwrap();
+        node.check_consistency();
+    });
+}
+
 /// The node's own kill (a handler's deadline) is not a signal: a process
 /// that traps exits ends all the same, and its monitors and links see the
 /// reason given.

@@ -203,6 +203,8 @@ impl HostBuilder {
             mailbox_len: self.settings.mailbox_len,
             mailbox_bytes: self.settings.mailbox_bytes,
             message_bytes: self.settings.max_message_bytes,
+            max_links: self.settings.max_links,
+            max_monitors: self.settings.max_monitors,
             memory_budget: budget::resolve(self.settings.memory_budget_mib)?,
             ..Limits::default()
         };
