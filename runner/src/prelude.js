@@ -5,7 +5,8 @@
 // - `__rusm.receive(ms?)`: a promise of the next message, or of null once
 //   `ms` pass. Receives are served in the order they were made, one
 //   message each.
-// - `setTimeout`/`clearTimeout`/`setInterval`/`clearInterval`.
+// - `setTimeout`/`clearTimeout`/`setInterval`/`clearInterval`, at most
+//   `MAX_TIMERS` pending at once (each step scans them all).
 // - `console.log/info/debug/warn/error`, to the node's stderr (warn and
 //   error prefixed `[warn]`/`[error]`): strings as they are, bigints as
 //   digits, errors with their stack, other objects as JSON. Like any guest
@@ -18,6 +19,7 @@
   const rusm = globalThis.__rusm;
   const receivers = []; // {resolve, deadline}, oldest first
   const timers = new Map(); // id -> {at, seq, fn, args, every}
+  const MAX_TIMERS = 10000;
   let nextTimer = 1;
   let seq = 0;
 
@@ -29,6 +31,9 @@
 
   function schedule(fn, ms, args, every) {
     if (typeof fn !== "function") throw new TypeError("a timer needs a function");
+    if (timers.size >= MAX_TIMERS) {
+      throw new RangeError(`${MAX_TIMERS} timers are pending, the runner's limit: clear some first`);
+    }
     const delay = Math.max(0, Number(ms) || 0);
     const id = nextTimer++;
     timers.set(id, { at: rusm.now() + delay, seq: seq++, fn, args, every: every ? delay : null });

@@ -206,6 +206,9 @@ pub struct Runtime {
     pub max_links: usize,
     /// Monitors one process holds; one more `monitor` traps it.
     pub max_monitors: usize,
+    /// Outbound requests (`fetch`) one process has in flight, from its
+    /// start until its body is read or dropped; one more is refused.
+    pub max_fetches: usize,
     /// What every process together may hold: linear memories and the
     /// messages waiting in mailboxes. At the budget a spawn is refused and
     /// the process holding the most is ended (`memory-budget`). Unset: 3/4
@@ -234,6 +237,7 @@ impl Default for Runtime {
             max_message_bytes: 1 << 20,
             max_links: 10_000,
             max_monitors: 10_000,
+            max_fetches: 16,
             memory_budget_mib: None,
             drain_timeout_ms: 10_000,
             cache_dir: PathBuf::from(".rusm/cache"),

@@ -74,11 +74,24 @@ impl wit::Host for ProcState {
             Ok(outbound) => outbound,
             Err(refusal) => return Ok(Err(refusal)),
         };
+        // Each request in flight holds a connection and its buffers on the
+        // node, outside the memory budget: so they are few per process.
+        let node = self.process.node().clone();
+        self.fetches.retain(|&pid| node.is_alive(pid));
+        let limit = self.shared.settings.max_fetches;
+        if self.fetches.len() >= limit {
+            return Ok(Err(format!(
+                "fetch: {limit} requests of this process are in flight, the limit ([runtime] max-fetches)"
+            )));
+        }
         let owner = self.process.pid();
         let spawned = self.process.spawn(LABEL, move |process| async move {
             carry(process, owner, outbound, policy).await;
             ExitReason::Normal
         });
+        if let Ok(pid) = spawned {
+            self.fetches.push(pid);
+        }
         Ok(spawned.map(Pid::as_raw).map_err(|e| e.to_string()))
     }
 }

@@ -34,6 +34,9 @@ pub(crate) struct ProcState {
     /// The reason this process ends with, when the host decided it (a
     /// `fail`, a refused call, an exit signal noticed during a call).
     pub(crate) exit: Option<ExitReason>,
+    /// The fetch processes it started that may still run: at most
+    /// `[runtime] max-fetches`.
+    pub(crate) fetches: Vec<Pid>,
 }
 
 impl WasiView for ProcState {
@@ -83,6 +86,7 @@ pub(crate) fn spawn(
             session: session.map(SessionState::new),
             script,
             exit: None,
+            fetches: Vec::new(),
         };
         run(pre, state).await
     };

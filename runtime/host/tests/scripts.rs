@@ -192,6 +192,31 @@ fn receives_are_served_in_order_and_timers_fire_by_deadline() {
     assert_eq!(printed, "one two\na,b 3 null true\nlate\nmicrotask\n");
 }
 
+/// A process's pending timers are bounded (the runner's MAX_TIMERS): one
+/// more throws, and a cleared or fired one makes room.
+#[test]
+fn pending_timers_are_bounded() {
+    let (reason, printed) = run_source(
+        "timers",
+        r#"
+        export default async function main() {
+            const ids = [];
+            for (let i = 0; i < 10000; i++) ids.push(setTimeout(() => {}, 60000));
+            try { setInterval(() => {}, 1); } catch (e) { console.log(e.name, e.message); }
+            clearTimeout(ids.pop());
+            await new Promise((resolve) => setTimeout(resolve, 1));
+            for (const id of ids) clearTimeout(id);
+            console.log("room again");
+        }
+        "#,
+    );
+    assert_eq!(reason, ExitReason::Normal, "{printed}");
+    assert_eq!(
+        printed,
+        "RangeError 10000 timers are pending, the runner's limit: clear some first\nroom again\n"
+    );
+}
+
 #[test]
 fn console_formats_values_and_prefixes_warnings_and_errors() {
     let (reason, printed) = run_source(

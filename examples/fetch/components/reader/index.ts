@@ -7,6 +7,7 @@
 //   {"url": "...", "method": "POST", "stream": ["a", "b"]}   a streamed one
 //   {"url": "...", "redirect": "manual"}                     or "error"
 //   {"url": "...", "abortAfterMs": 50}                       an AbortSignal
+//   {"url": "...", "parallel": 3}         three at once, their bodies unread
 
 import { Process } from "rusm-ts";
 
@@ -17,9 +18,11 @@ interface Init {
   stream?: string[];
   redirect?: "follow" | "manual" | "error";
   abortAfterMs?: number;
+  parallel?: number;
 }
 
 export default async function main(init: Init) {
+  if (init.parallel !== undefined) return parallel(init.url, init.parallel);
   const controller = new AbortController();
   if (init.abortAfterMs !== undefined) setTimeout(() => controller.abort(), init.abortAfterMs);
   const pieces = init.stream;
@@ -61,4 +64,14 @@ export default async function main(init: Init) {
   // mailbox (the fetch process's end is taken by fetch).
   const stray = await Process.receive(50);
   if (stray !== null) console.log(`stray message: ${stray.kind}`);
+}
+
+// Starts `n` requests at once and leaves their bodies unread, so all are
+// in flight together: past `[runtime] max-fetches`, a start is refused.
+async function parallel(url: string, n: number) {
+  const started = await Promise.allSettled(Array.from({ length: n }, async () => fetch(url)));
+  for (const [i, outcome] of started.entries()) {
+    if (outcome.status === "fulfilled") console.log(`request ${i}: status ${outcome.value.status}`);
+    else console.log(`request ${i}: failed: ${(outcome.reason as Error).message}`);
+  }
 }
