@@ -57,7 +57,8 @@ fn built() -> &'static Path {
 }
 
 /// A copy of a built app with its `rusm.toml` replaced: only `rusm.toml`
-/// and `wasm/` are needed to run an app.
+/// and `wasm/` are needed to run an app. Its compiled components come
+/// along, so the copy does not compile them again.
 fn deployed(app: &str, config: &str) -> PathBuf {
     let from = built().join(app);
     use std::hash::{Hash, Hasher};
@@ -76,6 +77,20 @@ fn deployed(app: &str, config: &str) -> PathBuf {
         std::fs::copy(&path, dir.join("wasm").join(path.file_name().unwrap())).unwrap();
     }
     std::fs::write(dir.join("rusm.toml"), config).unwrap();
+    let cache = from.join(".rusm/cache");
+    if let Ok(entries) = std::fs::read_dir(&cache) {
+        std::fs::create_dir_all(dir.join(".rusm/cache")).unwrap();
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                std::fs::copy(
+                    &path,
+                    dir.join(".rusm/cache").join(path.file_name().unwrap()),
+                )
+                .unwrap();
+            }
+        }
+    }
     dir
 }
 
@@ -979,18 +994,15 @@ fn acknowledged_kv_writes_survive_sigkill_mid_storm() {
     }
 }
 
-/// The hostile app (examples/hostile) in a cgroup whose memory limit is far
-/// below the product of the app's limits: floods to mailboxes nobody reads
-/// and spawns of processes that grow to their memory limit, with a steady
-/// process beside them. The memory budget keeps the node up, and the steady
-/// process answers throughout. Needs root and cgroup v1's memory controller
-/// (TOOLCHAIN.md); without them it fails and says so.
-#[test]
-fn hostile_guests_leave_the_node_up_within_a_cgroup_memory_limit() {
-    const LIMIT: u64 = 512 << 20;
+/// `rusm run` of the hostile app (examples/hostile) with `config` in a
+/// cgroup of `limit` bytes: its peak, OOM kills, stdout and stderr.
+/// Needs root and cgroup v1's memory controller (TOOLCHAIN.md); without
+/// them it fails and says so.
+fn hostile_in_cgroup(config: &str, limit: u64) -> (u64, String, String, String) {
     let group = PathBuf::from(format!(
-        "/sys/fs/cgroup/memory/rusm-hostile-{}",
-        std::process::id()
+        "/sys/fs/cgroup/memory/rusm-hostile-{}-{}",
+        std::process::id(),
+        limit
     ));
     std::fs::create_dir(&group).unwrap_or_else(|e| {
         panic!(
@@ -998,8 +1010,8 @@ fn hostile_guests_leave_the_node_up_within_a_cgroup_memory_limit() {
             group.display()
         )
     });
-    std::fs::write(group.join("memory.limit_in_bytes"), LIMIT.to_string()).unwrap();
-    let app = built().join("hostile");
+    std::fs::write(group.join("memory.limit_in_bytes"), limit.to_string()).unwrap();
+    let app = deployed("hostile", config);
     let out = Command::new("sh")
         .arg("-c")
         .arg(format!(
@@ -1015,28 +1027,47 @@ fn hostile_guests_leave_the_node_up_within_a_cgroup_memory_limit() {
     let oom_control = read("memory.oom_control");
     std::fs::remove_dir(&group).unwrap();
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    let report = format!("peak {} MiB\n{stdout}\n{stderr}", peak >> 20);
+    let count = |reason: &str| stderr.lines().filter(|l| l.ends_with(reason)).count();
     // The figures the closing notes quote: `cargo test -p rusm --test cli
     // hostile -- --nocapture`.
     eprintln!(
         "hostile: peak {} MiB in a cgroup of {} MiB; {} ended memory-budget, {} out-of-memory",
         peak >> 20,
-        LIMIT >> 20,
-        stderr
-            .lines()
-            .filter(|l| l.ends_with(" memory-budget"))
-            .count(),
-        stderr
-            .lines()
-            .filter(|l| l.ends_with(" out-of-memory"))
-            .count()
+        limit >> 20,
+        count(" memory-budget"),
+        count(" out-of-memory")
+    );
+    let report = format!(
+        "peak {} MiB, {}\n{stdout}\n{stderr}",
+        peak >> 20,
+        out.status
     );
     assert!(out.status.success(), "{report}");
+    (peak, oom_control, stdout, stderr)
+}
+
+/// The hostile app in a cgroup whose memory limit is far below the product
+/// of the app's limits: floods to mailboxes nobody reads and spawns of
+/// processes that grow to their memory limit, with a steady process beside
+/// them. The memory budget keeps the node up, close to the budget (pool
+/// slots keep little, freed buffers go back to the OS), and the steady
+/// process answers throughout: with the app's 96 MiB budget, and with the
+/// budget unset, derived from the cgroup's limit.
+#[test]
+fn hostile_guests_leave_the_node_up_within_a_cgroup_memory_limit() {
+    const LIMIT: u64 = 512 << 20;
+    let config = std::fs::read_to_string(built().join("hostile/rusm.toml")).unwrap();
+    let (peak, oom_control, stdout, stderr) = hostile_in_cgroup(&config, LIMIT);
+    let report = format!("peak {} MiB\n{stdout}\n{stderr}", peak >> 20);
     assert!(
         oom_control.contains("oom_kill 0"),
         "{oom_control}\n{report}"
     );
-    assert!(peak < LIMIT, "{report}");
+    // Within twice the budget: pool slots may keep 1/4 of it, and the
+    // node has code, buffers and stacks of its own. (Seen: 99 to 154 MiB,
+    // the most with the whole test suite running beside it; 201 to 330
+    // MiB before pool slots and freed buffers were bounded.)
+    assert!(peak < (96 << 20) * 2, "{report}");
     assert!(
         stderr.contains("memory budget 96 MiB ([runtime] memory-budget-mib)"),
         "{report}"
@@ -1061,4 +1092,21 @@ fn hostile_guests_leave_the_node_up_within_a_cgroup_memory_limit() {
             "{role} ended:\n{report}"
         );
     }
+
+    // Unset, the budget is half the cgroup's limit; the node stays within
+    // the cgroup (with 3/4 it was OOM-killed, also before pool slots and
+    // freed buffers were bounded).
+    let unset = config.replace("memory-budget-mib = 96\n", "");
+    assert_ne!(unset, config);
+    let (peak, oom_control, stdout, stderr) = hostile_in_cgroup(&unset, LIMIT);
+    let report = format!("peak {} MiB\n{stdout}\n{stderr}", peak >> 20);
+    assert!(
+        oom_control.contains("oom_kill 0"),
+        "{oom_control}\n{report}"
+    );
+    assert!(
+        stderr.contains("memory budget 256 MiB (1/2 of the cgroup's limit of 512 MiB)"),
+        "{report}"
+    );
+    assert!(stdout.contains(", missed 0"), "{report}");
 }

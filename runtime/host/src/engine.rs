@@ -18,14 +18,19 @@ use crate::{ComponentSource, HostError};
 const CORE_INSTANCES_PER_PROCESS: u32 = 4;
 const TABLES_PER_PROCESS: u32 = 3;
 const MEMORIES_PER_PROCESS: u32 = 2;
-/// What a free pool slot keeps resident of its last process's linear
-/// memory and tables, reset in place for the next one: the pages a Rust
-/// process dirties (about 50 KiB) and most of what a TypeScript one dirties
-/// in the runner's snapshot, scattered over its first 2 MiB. (256 KiB left
-/// a TypeScript cold start at 184 us, 2 MiB made it 109 us, 4 MiB no
-/// faster: wasmtime's scan then stops at its 32 dirty regions.)
+/// The most a free pool slot keeps resident of its last process's linear
+/// memory, reset in place for the next one: the pages a Rust process
+/// dirties (about 50 KiB) and most of what a TypeScript one dirties in the
+/// runner's snapshot, scattered over its first 2 MiB. (256 KiB left a
+/// TypeScript cold start at 184 us, 2 MiB made it 109 us, 4 MiB no faster:
+/// wasmtime's scan then stops at its 32 dirty regions.) Less when the
+/// memory budget is small: see [`keep_resident`].
 const MEMORY_KEEP_RESIDENT_BYTES: usize = 2 << 20;
 const TABLE_KEEP_RESIDENT_BYTES: usize = 64 << 10;
+/// The share of the memory budget that free slots may keep resident
+/// altogether, outside the budget's own count: one in this many bytes (of
+/// the half of the machine an unset budget leaves the node).
+const KEEP_RESIDENT_SHARE: usize = 4;
 /// Unmapped bytes after each linear memory slot.
 const MEMORY_GUARD_BYTES: u64 = 64 << 10;
 
@@ -39,7 +44,19 @@ pub(crate) fn preemption(settings: &Runtime) -> Preemption {
     }
 }
 
-pub(crate) fn new(settings: &Runtime) -> Result<Engine, HostError> {
+/// What each free slot keeps resident: at most `most`, and no more than
+/// lets all `slots` together stay within 1/4 of the memory budget. The
+/// budget counts live processes only; the pages a slot keeps after its
+/// process ended are the node's, and without this bound a burst of
+/// processes that each touched 2 MiB left 2 MiB in every slot they used
+/// (seen: the hostile app, its budget 384 MiB in a 512 MiB cgroup, OOM-killed).
+fn keep_resident(most: usize, slots: u32, memory_budget: usize) -> usize {
+    const PAGE: usize = 4 << 10;
+    let share = memory_budget / KEEP_RESIDENT_SHARE / (slots.max(1) as usize);
+    share.min(most) / PAGE * PAGE
+}
+
+pub(crate) fn new(settings: &Runtime, memory_budget: usize) -> Result<Engine, HostError> {
     let slots = u32::try_from(settings.max_processes)
         .map_err(|_| HostError::Engine("max-processes does not fit in 32 bits".into()))?;
     let memory_bytes = settings
@@ -59,8 +76,20 @@ pub(crate) fn new(settings: &Runtime) -> Result<Engine, HostError> {
     // shootdown across cores cost most of a spawn (ARCHITECTURE.md).
     // The reset restores the image either way: no process sees another's
     // bytes. The price: a free slot keeps up to this much resident.
-    pool.linear_memory_keep_resident(MEMORY_KEEP_RESIDENT_BYTES)
-        .table_keep_resident(TABLE_KEEP_RESIDENT_BYTES)
+    // Every component rusm builds (a Rust guest, the TypeScript runner)
+    // has one linear memory: at most one memory slot per process is ever
+    // in use, though the pool has room for two.
+    let tables = slots.saturating_mul(TABLES_PER_PROCESS);
+    let memory_keep = match settings.pool_keep_resident_kib {
+        Some(kib) => usize::try_from(kib.saturating_mul(1 << 10)).unwrap_or(usize::MAX),
+        None => keep_resident(MEMORY_KEEP_RESIDENT_BYTES, slots, memory_budget),
+    };
+    pool.linear_memory_keep_resident(memory_keep)
+        .table_keep_resident(keep_resident(
+            TABLE_KEEP_RESIDENT_BYTES,
+            tables,
+            memory_budget,
+        ))
         .pagemap_scan(wasmtime::Enabled::Auto);
 
     let mut config = Config::new();
@@ -194,4 +223,33 @@ pub(crate) fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_slots_keep_at_most_a_quarter_of_the_budget_together() {
+        const MIB: usize = 1 << 20;
+        // This machine's defaults: 10,000 slots, a 12 GiB budget.
+        let keep = keep_resident(MEMORY_KEEP_RESIDENT_BYTES, 10_000, 12 << 30);
+        assert_eq!(keep, 312 << 10);
+        assert!(keep * 10_000 <= (12 << 30) / 4);
+        // A small budget keeps little; a large one at most the cap.
+        assert_eq!(
+            keep_resident(MEMORY_KEEP_RESIDENT_BYTES, 2_000, 96 * MIB),
+            12 << 10
+        );
+        assert_eq!(
+            keep_resident(MEMORY_KEEP_RESIDENT_BYTES, 100, 1 << 40),
+            MEMORY_KEEP_RESIDENT_BYTES
+        );
+        // Whole pages only, and none at all rather than a fraction of one.
+        assert_eq!(
+            keep_resident(MEMORY_KEEP_RESIDENT_BYTES, 10_000, 100 * MIB) % (4 << 10),
+            0
+        );
+        assert_eq!(keep_resident(MEMORY_KEEP_RESIDENT_BYTES, 10_000, MIB), 0);
+    }
 }

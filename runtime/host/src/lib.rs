@@ -175,7 +175,8 @@ impl HostBuilder {
             _ => None,
         };
         let tls = fetch::tls_config(self.fetch.ca_file.as_deref()).map_err(HostError::Tls)?;
-        let engine = engine::new(&self.settings)?;
+        let memory_budget = budget::resolve(self.settings.memory_budget_mib)?;
+        let engine = engine::new(&self.settings, memory_budget)?;
         let mut loaded = BTreeMap::new();
         // Every script component runs the same runner: compiled once.
         let mut compiled: BTreeMap<PathBuf, CommandPre<ProcState>> = BTreeMap::new();
@@ -205,7 +206,7 @@ impl HostBuilder {
             message_bytes: self.settings.max_message_bytes,
             max_links: self.settings.max_links,
             max_monitors: self.settings.max_monitors,
-            memory_budget: budget::resolve(self.settings.memory_budget_mib)?,
+            memory_budget,
             ..Limits::default()
         };
         let node = match self.observer {
