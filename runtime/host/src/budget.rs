@@ -43,6 +43,40 @@ pub(crate) fn resolve(configured_mib: Option<u64>) -> Result<usize, HostError> {
     Ok(bytes)
 }
 
+/// Memory mappings one live process takes (its memory's copy-on-write
+/// image, its stack, their guard pages): ten thousand held WebSockets, two
+/// processes each, ran out of Linux's default 65,530 near 6,000.
+const MAPPINGS_PER_PROCESS: u64 = 6;
+
+/// Warns at boot when `vm.max_map_count` leaves room for fewer processes
+/// than `[runtime] max-processes`: past it the kernel refuses the node's
+/// mappings and spawns fail. Not under simulation (nothing of the machine
+/// may reach a trace).
+pub(crate) fn check_map_count(max_processes: usize) {
+    if cfg!(madsim) {
+        return;
+    }
+    let limit = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|text| text.trim().parse().ok());
+    if let Some(warning) = limit.and_then(|limit| map_count_warning(limit, max_processes)) {
+        tracing::warn!(target: LifecycleLog::TARGET, "{warning}");
+    }
+}
+
+fn map_count_warning(max_map_count: u64, max_processes: usize) -> Option<String> {
+    let room = max_map_count / MAPPINGS_PER_PROCESS;
+    let wanted = (max_processes as u64).saturating_mul(MAPPINGS_PER_PROCESS * 4 / 3);
+    (room < max_processes as u64).then(|| {
+        format!(
+            "vm.max_map_count is {max_map_count}: room for about {room} processes, fewer than \
+             [runtime] max-processes = {max_processes}; raise it (sysctl -w \
+             vm.max_map_count={}) or lower max-processes",
+            wanted.max(262_144)
+        )
+    })
+}
+
 /// The memory this node may use, and whose limit that is.
 fn available() -> (u64, &'static str) {
     let machine = meminfo_total().unwrap_or(u64::MAX);
@@ -105,6 +139,27 @@ fn ancestors(root: &Path, path: &str) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_map_count_too_small_for_max_processes_is_a_warning() {
+        assert_eq!(map_count_warning(65_530, 10_000), None);
+        let warning = map_count_warning(65_530, 20_000).unwrap();
+        assert!(
+            warning.starts_with(
+                "vm.max_map_count is 65530: room for about 10921 processes, fewer than [runtime] max-processes = 20000"
+            ),
+            "{warning}"
+        );
+        assert!(
+            warning.contains("sysctl -w vm.max_map_count=262144"),
+            "{warning}"
+        );
+        assert!(
+            map_count_warning(65_530, 100_000)
+                .unwrap()
+                .contains("=800000")
+        );
+    }
 
     #[test]
     fn a_configured_budget_is_taken_as_is() {

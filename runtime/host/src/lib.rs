@@ -176,6 +176,7 @@ impl HostBuilder {
         };
         let tls = fetch::tls_config(self.fetch.ca_file.as_deref()).map_err(HostError::Tls)?;
         let memory_budget = budget::resolve(self.settings.memory_budget_mib)?;
+        budget::check_map_count(self.settings.max_processes);
         let engine = engine::new(&self.settings, memory_budget)?;
         let mut loaded = BTreeMap::new();
         // Every script component runs the same runner: compiled once.
