@@ -39,11 +39,21 @@ impl Observer for Output {
 /// Runs `script` as component `name` (granted stdio, plus `extra`) until it
 /// ends: its exit reason and everything it printed.
 fn run(name: &str, script: Script, extra: Capabilities) -> (ExitReason, String) {
+    run_with(name, script, extra, Runtime::default())
+}
+
+/// [`run`] with `settings` (their pool made small: tests run in parallel,
+/// each with its own host).
+fn run_with(
+    name: &str,
+    script: Script,
+    extra: Capabilities,
+    settings: Runtime,
+) -> (ExitReason, String) {
     let output = Arc::new(Output::default());
-    // A small pool: tests run in parallel, each with its own host.
     let settings = Runtime {
         max_processes: 16,
-        ..Runtime::default()
+        ..settings
     };
     let store = std::env::temp_dir().join(format!("rusm-scripts-{}-{name}", std::process::id()));
     let host = Host::builder(settings)
@@ -89,6 +99,67 @@ fn run_source(name: &str, source: &str) -> (ExitReason, String) {
         Script::source(source.as_bytes()),
         Capabilities::default(),
     )
+}
+
+/// A TypeScript process under the limits of `settings`.
+fn run_limited(name: &str, source: &str, settings: Runtime) -> (ExitReason, String) {
+    run_with(
+        name,
+        Script::source(source.as_bytes()),
+        Capabilities::default(),
+        settings,
+    )
+}
+
+/// The node's limits hold for TypeScript processes as for Rust ones: a
+/// spinning one is preempted, then ends `out-of-fuel` at `max-fuel`; a
+/// JS heap grown past `memory-limit-mib`, or past the memory budget, ends
+/// `out-of-memory`; an oversized message traps the sender; an unread
+/// mailbox past `mailbox-len` ends its owner `mailbox-overflow`.
+#[test]
+fn a_typescript_process_meets_every_limit_of_the_node() {
+    let spin = "export default () => { for (;;) {} }";
+    let fuel = Runtime {
+        max_fuel: Some(200_000_000),
+        ..Runtime::default()
+    };
+    assert_eq!(run_limited("spin", spin, fuel).0, ExitReason::OutOfFuel);
+
+    let hoard =
+        "export default () => { const kept = []; for (;;) kept.push(new Array(65536).fill(7)); }";
+    let memory = Runtime {
+        memory_limit_mib: 24,
+        ..Runtime::default()
+    };
+    assert_eq!(
+        run_limited("hoard", hoard, memory).0,
+        ExitReason::OutOfMemory
+    );
+    let budget = Runtime {
+        memory_budget_mib: Some(24),
+        ..Runtime::default()
+    };
+    assert_eq!(
+        run_limited("hoard", hoard, budget).0,
+        ExitReason::OutOfMemory
+    );
+
+    let big = "export default () => { __rusm.send(__rusm.self(), 'x'.repeat(2 << 20)); }";
+    let (reason, _) = run_limited("big", big, Runtime::default());
+    assert!(
+        trap(reason).contains("exceeds the limit of 1048576 bytes"),
+        "an oversized message"
+    );
+
+    let flood = "export default async () => { for (let i = 0; i < 11; i++) __rusm.send(__rusm.self(), 'm'); await __rusm.receive(1000); }";
+    let mailbox = Runtime {
+        mailbox_len: 10,
+        ..Runtime::default()
+    };
+    assert_eq!(
+        run_limited("flood", flood, mailbox).0,
+        ExitReason::MailboxOverflow
+    );
 }
 
 fn trap(reason: ExitReason) -> String {
