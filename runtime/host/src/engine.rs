@@ -172,21 +172,40 @@ pub(crate) fn load(
 /// compiled before by a compatible engine, else compiled and stored there.
 fn cached(engine: &Engine, wasm: &[u8], dir: &Path) -> wasmtime::Result<Component> {
     let path = dir.join(format!("{}.cwasm", cache_key(engine, wasm)));
-    if path.is_file() {
-        // SAFETY: `deserialize_file` trusts that the file is unmodified output
-        // of `Component::serialize`. This directory is written only below,
-        // atomically (rename), and the key covers both the module and the
-        // engine's compatibility hash; wasmtime itself still checks the
-        // version and configuration and errs on a mismatch.
-        #[allow(unsafe_code)]
-        let loaded = unsafe { Component::deserialize_file(engine, &path) };
-        if let Ok(component) = loaded {
-            return Ok(component);
-        }
+    let digest = path.with_extension("cwasm.sha256");
+    if let Some(component) = load_verified(engine, &path, &digest) {
+        return Ok(component);
     }
     let component = Component::from_binary(engine, wasm)?;
-    write_atomically(&path, &component.serialize()?)?;
+    let compiled = component.serialize()?;
+    write_atomically(&path, &compiled)?;
+    // Written second: a compiled file is trusted only once its digest is.
+    write_atomically(&digest, hex(&Sha256::digest(&compiled)).as_bytes())?;
     Ok(component)
+}
+
+/// The compiled component at `path`, if its bytes hash to the digest
+/// written beside it; `None` (compile it again) for a file truncated,
+/// corrupted or missing its digest.
+fn load_verified(engine: &Engine, path: &Path, digest: &Path) -> Option<Component> {
+    let expected = std::fs::read_to_string(digest).ok()?;
+    let compiled = std::fs::read(path).ok()?;
+    if hex(&Sha256::digest(&compiled)) != expected.trim() {
+        return None;
+    }
+    // SAFETY: `deserialize` trusts that the bytes are unmodified output of
+    // `Component::serialize`: they hash to the digest written when they
+    // were (the cache is written only by `cached`, atomically), and the
+    // key covers both the module and the engine's compatibility hash;
+    // wasmtime itself still checks the version and configuration and errs
+    // on a mismatch.
+    #[allow(unsafe_code)]
+    let loaded = unsafe { Component::deserialize(engine, &compiled) };
+    loaded.ok()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Writes a file of the cache (creating its directory) so that no reader
@@ -218,11 +237,7 @@ pub(crate) fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
     let mut sha = Sha(Sha256::new());
     std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut sha);
     sha.0.update(wasm);
-    sha.0
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&sha.0.finalize())
 }
 
 #[cfg(test)]

@@ -360,25 +360,54 @@ fn spawning_an_unknown_component_is_a_clear_error() {
     });
 }
 
+/// Compiled components are cached on disk by content, each with its
+/// digest, and loaded only as they were written: a file truncated (a crash
+/// mid-copy) or with one byte changed (a bad disk) is compiled again and
+/// rewritten, and the component runs; so is one whose digest is missing.
 #[test]
-fn compiled_components_are_cached_on_disk_by_content() {
+fn compiled_components_are_cached_on_disk_by_content_and_loaded_only_as_written() {
     let cache = std::env::temp_dir().join(format!("rusm-cache-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&cache);
-    rusm_rt::block_on(async {
-        for round in 0..2 {
-            let host = Host::builder(settings())
-                .cache_dir(&cache)
-                .build(components("faults", |_| Capabilities::default()))
-                .unwrap();
-            let entries = std::fs::read_dir(&cache).unwrap().count();
-            assert_eq!(entries, 1, "round {round}: one compiled component");
-            let me = host.node().attach("test").unwrap();
-            let (pid, _) = host
-                .spawn_monitor(&me, "faulty", br#""normal""#.to_vec())
-                .unwrap();
-            assert_eq!(down_of(&me, pid).await, ExitReason::Normal);
-        }
-    });
+    let boot_and_run = || {
+        let host = Host::builder(settings())
+            .cache_dir(&cache)
+            .build(components("faults", |_| Capabilities::default()))
+            .unwrap();
+        let reason = rusm_rt::block_on(host.run("test", "faulty", br#""normal""#.to_vec()));
+        assert_eq!(reason.unwrap(), ExitReason::Normal);
+    };
+    let compiled = || -> Vec<PathBuf> {
+        std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+            .collect()
+    };
+    for round in 0..2 {
+        boot_and_run();
+        assert_eq!(compiled().len(), 1, "round {round}: one compiled component");
+        assert_eq!(
+            std::fs::read_dir(&cache).unwrap().count(),
+            2,
+            "and its digest"
+        );
+    }
+    let path = &compiled()[0];
+    let good = std::fs::read(path).unwrap();
+    let truncated = good[..good.len() / 2].to_vec();
+    let mut flipped = good.clone();
+    flipped[good.len() / 2] ^= 0xff;
+    for bad in [truncated, flipped] {
+        std::fs::write(path, &bad).unwrap();
+        boot_and_run();
+        assert!(
+            std::fs::read(path).unwrap() == good,
+            "compiled again and rewritten"
+        );
+    }
+    std::fs::remove_file(path.with_extension("cwasm.sha256")).unwrap();
+    boot_and_run();
+    assert!(path.with_extension("cwasm.sha256").is_file());
     std::fs::remove_dir_all(&cache).unwrap();
 }
 
