@@ -361,6 +361,11 @@ fn the_process_api_refuses_with_the_hosts_messages() {
             attempt("register", () => __rusm.register("me"));
             attempt("whereis", () => __rusm.whereis("me") === __rusm.self());
             attempt("kv", () => __rusm.kvSet("notes", "a", "1"));
+            attempt("kv get", () => __rusm.kvGet("notes", "a", true));
+            attempt("kv exists", () => __rusm.kvExists("notes", "a"));
+            attempt("kv list", () => __rusm.kvList("notes").length);
+            attempt("kv delete", () => __rusm.kvDelete("notes", "a"));
+            attempt("unregister", () => __rusm.unregister("me"));
             attempt("pid", () => __rusm.send(1, "not a bigint"));
         }
     "#;
@@ -376,6 +381,11 @@ fn the_process_api_refuses_with_the_hosts_messages() {
          register threw: capability denied: register (grant it in rusm.toml: [capabilities.api] register = true)\n\
          whereis false\n\
          kv threw: capability denied: storage (grant it in rusm.toml: [capabilities.api] storage = true)\n\
+         kv get threw: capability denied: storage (grant it in rusm.toml: [capabilities.api] storage = true)\n\
+         kv exists threw: capability denied: storage (grant it in rusm.toml: [capabilities.api] storage = true)\n\
+         kv list threw: capability denied: storage (grant it in rusm.toml: [capabilities.api] storage = true)\n\
+         kv delete threw: capability denied: storage (grant it in rusm.toml: [capabilities.api] storage = true)\n\
+         unregister threw: capability denied: register (grant it in rusm.toml: [capabilities.api] register = true)\n\
          pid threw: a pid is a non-negative bigint, not int\n"
     );
     let (reason, printed) = run(
@@ -389,7 +399,9 @@ fn the_process_api_refuses_with_the_hosts_messages() {
         "{printed}"
     );
     assert!(
-        printed.contains("register undefined\nwhereis true\nkv undefined\n"),
+        printed.contains(
+            "register undefined\nwhereis true\nkv undefined\nkv get 1\nkv exists true\nkv list 1\nkv delete true\nunregister undefined\n"
+        ),
         "{printed}"
     );
 }

@@ -520,6 +520,14 @@ fn limits_are_answered_with_their_status_codes() {
         )
         .await;
         assert!(slow.starts_with("HTTP/1.1 408"), "{slow}");
+        // A head slower than request-timeout-ms: the connection is closed
+        // (within a bound far above the 300 ms limit, so a hang fails).
+        let head = rusm_rt::time::timeout(
+            Duration::from_secs(10),
+            raw(node.http, b"GET /users/1 HTTP/1.1\r\nhost: x\r\n"),
+        )
+        .await;
+        assert!(head.is_ok(), "a slow head was not closed");
         // None of them reached a process.
         assert_eq!(node.log.count(|l| l.starts_with("spawn stats#")), 0);
     });
