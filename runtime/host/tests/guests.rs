@@ -251,10 +251,12 @@ fn every_process_starts_from_a_fresh_memory_whoever_used_its_pool_slot_before() 
 
 #[test]
 fn a_guest_that_never_yields_is_preempted_and_others_progress_with_fuel_and_with_epochs() {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     for preemption in [Preemption::Fuel, Preemption::Epoch] {
         rusm_rt::block_on(async {
             let settings = Runtime {
                 preemption,
+                max_processes: 64.max(workers + 8),
                 ..settings()
             };
             let host = Host::builder(settings)
@@ -262,12 +264,13 @@ fn a_guest_that_never_yields_is_preempted_and_others_progress_with_fuel_and_with
                 .unwrap();
             let me = host.node().attach("test").unwrap();
             // More busy guests than runtime worker threads (the test runtime
-            // has one per core): without preemption some would never run.
+            // has one per core), on any machine: without preemption some
+            // would never run.
             let ticker = format!(
                 r#"{{"ticker": {{"to": {}, "every": 200000, "count": 3}}}}"#,
                 me.pid()
             );
-            let tickers: Vec<Pid> = (0..3)
+            let tickers: Vec<Pid> = (0..workers + 2)
                 .map(|_| {
                     host.spawn_monitor(&me, "faulty", ticker.clone().into_bytes())
                         .unwrap()
