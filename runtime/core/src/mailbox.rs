@@ -23,6 +23,12 @@ impl Mailbox {
         self.bytes
     }
 
+    /// What its messages hold of the node's memory budget: their bytes,
+    /// and each message's own fields beside them.
+    pub(crate) fn held(&self) -> usize {
+        self.bytes + self.messages.len() * MESSAGE_OVERHEAD_BYTES
+    }
+
     pub(crate) fn push(&mut self, message: Message) {
         self.bytes += size(&message);
         self.messages.push_back(message);
@@ -45,6 +51,17 @@ impl Mailbox {
             kept
         });
     }
+}
+
+/// What a message in a mailbox holds of the node's memory beyond its bytes
+/// (its fields, its place in the queue, its allocation's header): counted
+/// against the memory budget, so that a flood of empty messages is not
+/// free. Not against `mailbox-bytes`, which bounds what guests send.
+pub(crate) const MESSAGE_OVERHEAD_BYTES: usize = 64;
+
+/// What a message holds of the memory budget: [`size`] and its overhead.
+pub(crate) fn held(message: &Message) -> usize {
+    size(message) + MESSAGE_OVERHEAD_BYTES
 }
 
 /// What a message holds in a mailbox, as the byte limit counts it: a data

@@ -178,7 +178,8 @@ impl fmt::Display for Mib {
 ///
 /// Every process holds bytes: its linear memories, which the host reports
 /// as they grow ([`Process::hold`]), and the messages waiting in its
-/// mailbox. Their sum stays within [`Limits::memory_budget`]:
+/// mailbox (their bytes and 64 more each, for the message itself). Their
+/// sum stays within [`Limits::memory_budget`]:
 /// - a spawn whose initial memory does not fit in 7/8 of the budget is
 ///   refused ([`OpError::MemoryBudget`]): the rest is for the processes
 ///   already running;
@@ -247,7 +248,7 @@ struct Entry {
 impl Entry {
     /// What this process holds of the memory budget.
     fn held(&self) -> usize {
-        self.memory + self.mailbox.bytes()
+        self.memory + self.mailbox.held()
     }
 }
 
@@ -651,7 +652,7 @@ impl Process {
     pub fn try_receive(&self) -> Option<Message> {
         let mut txn = self.node.begin();
         let message = txn.table.procs.get_mut(&self.pid)?.mailbox.pop()?;
-        txn.release(mailbox::size(&message));
+        txn.release(mailbox::held(&message));
         Some(message)
     }
 
@@ -767,10 +768,10 @@ impl Process {
     pub fn demonitor(&self, monitor: Ref) -> Result<(), OpError> {
         self.node.op(self.pid, |txn| {
             let me = txn.entry(self.pid);
-            let before = me.mailbox.bytes();
+            let before = me.mailbox.held();
             me.mailbox
                 .retain(|m| !matches!(m, Message::Down { monitor: r, .. } if *r == monitor));
-            let flushed = before - me.mailbox.bytes();
+            let flushed = before - me.mailbox.held();
             if let Some(target) = me.watching.remove(&monitor)
                 && let Some(entry) = txn.table.procs.get_mut(&target)
             {
@@ -873,7 +874,8 @@ impl Txn<'_> {
             self.kill(to, ExitReason::MailboxOverflow);
             return;
         }
-        if !self.make_room(to, size) {
+        let held = mailbox::held(&message);
+        if !self.make_room(to, held) {
             self.kill(to, ExitReason::MemoryBudget);
             return;
         }
@@ -884,7 +886,7 @@ impl Txn<'_> {
         let entry = self.entry(to);
         entry.mailbox.push(message);
         entry.wake.notify_one();
-        self.add_held(size);
+        self.add_held(held);
     }
 
     /// Applies an exit signal from `from` to `to` (see [`Process::exit`]).

@@ -622,6 +622,9 @@ fn a_flushed_down_frees_its_bytes() {
     });
 }
 
+/// What one message in a mailbox holds of the budget beyond its bytes.
+const O: usize = crate::mailbox::MESSAGE_OVERHEAD_BYTES;
+
 fn budget(bytes: usize) -> Limits {
     Limits {
         memory_budget: bytes,
@@ -644,7 +647,8 @@ fn watched(budget_bytes: usize, label: &str) -> (Node, Process, Process) {
 fn at_the_memory_budget_a_message_ends_the_largest_holder() {
     run(async {
         let recorder = Arc::new(Recorder::default());
-        let node = Node::with_observer(budget(100), recorder.clone());
+        // Room for five messages and a little more.
+        let node = Node::with_observer(budget(100 + 5 * O), recorder.clone());
         let watcher = node.attach("watcher").unwrap();
         let flooded = node.attach("flooded").unwrap();
         let bystander = node.attach("bystander").unwrap();
@@ -653,26 +657,49 @@ fn at_the_memory_budget_a_message_ends_the_largest_holder() {
         for _ in 0..4 {
             watcher.send(flooded.pid(), vec![0; 20]).unwrap();
         }
-        assert_eq!(node.memory_held(), 90);
+        assert_eq!(node.memory_held(), 90 + 5 * O);
         watcher.send(bystander.pid(), vec![0; 20]).unwrap();
         assert_eq!(
             expect_down(&watcher, flooded.pid()).await,
             ExitReason::MemoryBudget
         );
-        assert_eq!(node.held_by(bystander.pid()), Some(30));
-        assert_eq!(node.memory_held(), 30);
+        assert_eq!(node.held_by(bystander.pid()), Some(30 + 2 * O));
+        assert_eq!(node.memory_held(), 30 + 2 * O);
         let events = recorder.0.lock().unwrap().clone();
-        let budget_lines: Vec<_> = events
-            .iter()
+        let budget_lines: Vec<String> = events
+            .into_iter()
             .filter(|e| e.starts_with("memory budget"))
             .collect();
+        let full = format!("{} of {} bytes held", 90 + 5 * O, 100 + 5 * O);
         assert_eq!(
             budget_lines,
             [
-                "memory budget over 80%: 90 of 100 bytes held",
-                "memory budget full: 90 of 100 bytes held",
-                "memory budget back under 70%: 30 of 100 bytes held",
+                format!("memory budget over 80%: {full}"),
+                format!("memory budget full: {full}"),
+                format!(
+                    "memory budget back under 70%: {} of {} bytes held",
+                    30 + 2 * O,
+                    100 + 5 * O
+                ),
             ]
+        );
+    });
+}
+
+/// Empty messages are not free: each holds its own fields, so a flood of
+/// them meets the budget too.
+#[test]
+fn a_flood_of_empty_messages_meets_the_budget() {
+    run(async {
+        let (node, watcher, flooded) = watched(10 * O, "flooded");
+        for _ in 0..10 {
+            watcher.send(flooded.pid(), Vec::new()).unwrap();
+        }
+        assert_eq!(node.memory_held(), 10 * O);
+        watcher.send(flooded.pid(), Vec::new()).unwrap();
+        assert_eq!(
+            expect_down(&watcher, flooded.pid()).await,
+            ExitReason::MemoryBudget
         );
     });
 }
@@ -682,7 +709,8 @@ fn at_the_memory_budget_a_message_ends_the_largest_holder() {
 #[test]
 fn a_message_to_the_largest_holder_at_the_budget_ends_it() {
     run(async {
-        let (node, watcher, flooded) = watched(50, "flooded");
+        // Room for one message and the watcher's down, not for two.
+        let (node, watcher, flooded) = watched(50 + 2 * O, "flooded");
         watcher.send(flooded.pid(), vec![0; 30]).unwrap();
         watcher.send(flooded.pid(), vec![0; 30]).unwrap();
         assert_eq!(
@@ -698,28 +726,30 @@ fn a_message_to_the_largest_holder_at_the_budget_ends_it() {
 #[test]
 fn memory_growth_at_the_budget_ends_larger_holders_or_is_refused() {
     run(async {
-        let (node, watcher, big) = watched(100, "big");
+        // In kilobytes: the watcher's down (O bytes) fits beside them.
+        const K: usize = 1000;
+        let (node, watcher, big) = watched(100 * K, "big");
         let small = node.attach("small").unwrap();
-        big.hold(60).unwrap();
-        small.hold(30).unwrap();
-        small.hold(20).unwrap();
+        big.hold(60 * K).unwrap();
+        small.hold(30 * K).unwrap();
+        small.hold(20 * K).unwrap();
         assert_eq!(
             expect_down(&watcher, big.pid()).await,
             ExitReason::MemoryBudget
         );
-        assert_eq!(node.memory_held(), 50);
+        assert_eq!(node.memory_held(), 50 * K);
         let other = node.attach("other").unwrap();
-        other.hold(50).unwrap();
+        other.hold(50 * K).unwrap();
         assert_eq!(
             small.hold(1),
             Err(OpError::MemoryBudget {
                 bytes: 1,
-                budget: 100
+                budget: 100 * K
             }),
             "a tie goes against the one asking"
         );
         assert!(node.is_alive(other.pid()) && node.is_alive(small.pid()));
-        assert_eq!(node.memory_held(), 100);
+        assert_eq!(node.memory_held(), 100 * K);
     });
 }
 
