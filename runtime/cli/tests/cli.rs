@@ -94,6 +94,16 @@ fn deployed(app: &str, config: &str) -> PathBuf {
     dir
 }
 
+/// A built app's `rusm.toml` with each of `addresses` moved to a port the
+/// OS chooses (tests run in parallel).
+fn on_free_ports(app: &str, addresses: &[&str]) -> String {
+    let mut config = std::fs::read_to_string(built().join(app).join("rusm.toml")).unwrap();
+    for address in addresses {
+        config = config.replace(address, "127.0.0.1:0");
+    }
+    config
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -630,10 +640,7 @@ async fn exchange(address: std::net::SocketAddr, request: String, wait_ms: u64) 
 /// `rusm serve` on the serving example, its ports chosen by the OS.
 #[test]
 fn serve_answers_http_until_stopped() {
-    let config = std::fs::read_to_string(built().join("serve-rs/rusm.toml"))
-        .unwrap()
-        .replace("127.0.0.1:8080", "127.0.0.1:0")
-        .replace("127.0.0.1:8081", "127.0.0.1:0");
+    let config = on_free_ports("serve-rs", &["127.0.0.1:8080", "127.0.0.1:8081"]);
     let app = deployed("serve-rs", &config);
     let (node, address) = serving(&app, 1);
     let address = address[0];
@@ -649,11 +656,10 @@ fn serve_answers_http_until_stopped() {
 /// echo with a text and a binary frame.
 #[test]
 fn serve_ts_answers_http_sse_and_websocket_clients() {
-    let config = std::fs::read_to_string(built().join("serve-ts/rusm.toml"))
-        .unwrap()
-        .replace("127.0.0.1:8090", "127.0.0.1:0")
-        .replace("127.0.0.1:8091", "127.0.0.1:0")
-        .replace("127.0.0.1:8092", "127.0.0.1:0");
+    let config = on_free_ports(
+        "serve-ts",
+        &["127.0.0.1:8090", "127.0.0.1:8091", "127.0.0.1:8092"],
+    );
     let app = deployed("serve-ts", &config);
     let (node, addresses) = serving(&app, 3);
     let (hello, ticks, frames) = rusm_rt::block_on(async {
@@ -731,10 +737,7 @@ async fn websocket_echo(
 #[test]
 fn sigterm_drains_serve_with_a_stream_a_slow_request_and_a_websocket_open() {
     use std::io::{BufRead, Read};
-    let config = std::fs::read_to_string(built().join("serve-rs/rusm.toml"))
-        .unwrap()
-        .replace("127.0.0.1:8080", "127.0.0.1:0")
-        .replace("127.0.0.1:8081", "127.0.0.1:0")
+    let config = on_free_ports("serve-rs", &["127.0.0.1:8080", "127.0.0.1:8081"])
         .replace("level = \"warn\"", "level = \"info\"");
     let app = deployed("serve-rs", &config);
     let (mut node, addresses) = serving(&app, 2);
@@ -816,10 +819,8 @@ fn sigterm_drains_serve_with_a_stream_a_slow_request_and_a_websocket_open() {
 fn chat_posts_reach_tails_and_survive_a_killed_node() {
     // At debug the lifecycle log shows registrations: the test waits for
     // the resident rooms service's.
-    let config = std::fs::read_to_string(built().join("chat/rusm.toml"))
-        .unwrap()
-        .replace("127.0.0.1:8090", "127.0.0.1:0")
-        .replace("level = \"warn\"", "level = \"debug\"");
+    let config =
+        on_free_ports("chat", &["127.0.0.1:8090"]).replace("level = \"warn\"", "level = \"debug\"");
     let app = deployed("chat", &config);
     let rooms_ready = Some("rusm register \"rooms\"");
     let post = |address, body: &str| {

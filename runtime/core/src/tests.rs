@@ -29,6 +29,17 @@ async fn expect_down(watcher: &Process, pid: Pid) -> ExitReason {
     }
 }
 
+/// The reason of the exit signal from `from` that `trapper` receives next.
+async fn expect_exit(trapper: &Process, from: Pid) -> ExitReason {
+    match trapper.receive().await {
+        Message::Exit {
+            from: sender,
+            reason,
+        } if sender == from => reason,
+        other => panic!("expected an exit signal from {from}, got {other:?}"),
+    }
+}
+
 fn run<F: std::future::Future>(future: F) -> F::Output {
     rusm_rt::block_on(future)
 }
@@ -237,11 +248,8 @@ fn the_node_kills_a_trapping_process_with_the_reason_it_names() {
             ExitReason::Timeout
         );
         assert_eq!(
-            watcher.receive().await,
-            Message::Exit {
-                from: handler.pid(),
-                reason: ExitReason::Timeout
-            }
+            expect_exit(&watcher, handler.pid()).await,
+            ExitReason::Timeout
         );
         // A dead pid is ignored; one never issued is an error.
         assert_eq!(node.kill(handler.pid(), ExitReason::Timeout), Ok(()));
@@ -267,24 +275,12 @@ fn trap_exit_turns_exit_signals_into_messages() {
                 "normal" => ExitReason::Normal,
                 other => ExitReason::Custom(other.into()),
             };
-            assert_eq!(
-                trapper.receive().await,
-                Message::Exit {
-                    from: dying,
-                    reason: expected
-                }
-            );
+            assert_eq!(expect_exit(&trapper, dying).await, expected);
         }
         // A trapped `exit` from another process is a message too, even `normal`.
         let other = node.attach("other").unwrap();
         other.exit(trapper.pid(), ExitReason::Normal).unwrap();
-        assert_eq!(
-            trapper.receive().await,
-            Message::Exit {
-                from: other.pid(),
-                reason: ExitReason::Normal
-            }
-        );
+        assert_eq!(expect_exit(&trapper, other.pid()).await, ExitReason::Normal);
         assert!(node.is_alive(trapper.pid()));
     });
 }
@@ -424,13 +420,7 @@ fn kill_cannot_be_trapped_but_its_link_signal_can() {
             expect_down(&watcher, victim.pid()).await,
             ExitReason::Killed
         );
-        assert_eq!(
-            friend.receive().await,
-            Message::Exit {
-                from: victim.pid(),
-                reason: ExitReason::Killed
-            }
-        );
+        assert_eq!(expect_exit(&friend, victim.pid()).await, ExitReason::Killed);
         assert!(node.is_alive(friend.pid()));
     });
 }

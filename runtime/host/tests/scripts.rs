@@ -119,46 +119,53 @@ fn run_limited(name: &str, source: &str, settings: Runtime) -> (ExitReason, Stri
 #[test]
 fn a_typescript_process_meets_every_limit_of_the_node() {
     let spin = "export default () => { for (;;) {} }";
-    let fuel = Runtime {
-        max_fuel: Some(200_000_000),
-        ..Runtime::default()
-    };
-    assert_eq!(run_limited("spin", spin, fuel).0, ExitReason::OutOfFuel);
-
     let hoard =
         "export default () => { const kept = []; for (;;) kept.push(new Array(65536).fill(7)); }";
-    let memory = Runtime {
-        memory_limit_mib: 24,
-        ..Runtime::default()
-    };
-    assert_eq!(
-        run_limited("hoard", hoard, memory).0,
-        ExitReason::OutOfMemory
-    );
-    let budget = Runtime {
-        memory_budget_mib: Some(24),
-        ..Runtime::default()
-    };
-    assert_eq!(
-        run_limited("hoard", hoard, budget).0,
-        ExitReason::OutOfMemory
-    );
+    let flood = "export default async () => { for (let i = 0; i < 11; i++) __rusm.send(__rusm.self(), 'm'); await __rusm.receive(1000); }";
+    let cases = [
+        (
+            spin,
+            Runtime {
+                max_fuel: Some(200_000_000),
+                ..Runtime::default()
+            },
+            ExitReason::OutOfFuel,
+        ),
+        (
+            hoard,
+            Runtime {
+                memory_limit_mib: 24,
+                ..Runtime::default()
+            },
+            ExitReason::OutOfMemory,
+        ),
+        (
+            hoard,
+            Runtime {
+                memory_budget_mib: Some(24),
+                ..Runtime::default()
+            },
+            ExitReason::OutOfMemory,
+        ),
+        (
+            flood,
+            Runtime {
+                mailbox_len: 10,
+                ..Runtime::default()
+            },
+            ExitReason::MailboxOverflow,
+        ),
+    ];
+    for (source, settings, expected) in cases {
+        let (reason, printed) = run_limited("limited", source, settings);
+        assert_eq!(reason, expected, "{source}\n{printed}");
+    }
 
     let big = "export default () => { __rusm.send(__rusm.self(), 'x'.repeat(2 << 20)); }";
     let (reason, _) = run_limited("big", big, Runtime::default());
     assert!(
         trap(reason).contains("exceeds the limit of 1048576 bytes"),
         "an oversized message"
-    );
-
-    let flood = "export default async () => { for (let i = 0; i < 11; i++) __rusm.send(__rusm.self(), 'm'); await __rusm.receive(1000); }";
-    let mailbox = Runtime {
-        mailbox_len: 10,
-        ..Runtime::default()
-    };
-    assert_eq!(
-        run_limited("flood", flood, mailbox).0,
-        ExitReason::MailboxOverflow
     );
 }
 

@@ -152,6 +152,14 @@ async fn request(
     client.send_request(request).await.unwrap()
 }
 
+/// A GET of a streamed answer on a connection of its own: the connection
+/// (kept open while the stream is read) and the body.
+async fn open_stream(address: std::net::SocketAddr, path: &str) -> (Client, Incoming) {
+    let mut client = connect(address).await;
+    let body = request(&mut client, "GET", path, b"").await.into_body();
+    (client, body)
+}
+
 async fn text(response: http::Response<Incoming>) -> String {
     let body = response.into_body().collect().await.unwrap().to_bytes();
     String::from_utf8(body.to_vec()).unwrap()
@@ -277,10 +285,7 @@ fn an_sse_action_streams_until_the_client_disconnects() {
 fn sse_data_returns_false_once_the_client_has_gone() {
     rusm_rt::block_on(async {
         let node = serve(ServeLimits::default()).await;
-        let mut client = connect(node.http).await;
-        let mut body = request(&mut client, "GET", "/ticks/20", b"")
-            .await
-            .into_body();
+        let (client, mut body) = open_stream(node.http, "/ticks/20").await;
         assert_eq!(events(&mut body, 2).await, ["data: tick 0", "data: tick 1"]);
         drop(body);
         drop(client);
@@ -308,10 +313,7 @@ fn a_handler_that_never_answers_is_ended_at_its_deadline_with_504() {
         let node = serve(limits).await;
         // An SSE stream begins its answer at once: the deadline (500 ms)
         // does not end it, however long it runs.
-        let mut client = connect(node.http).await;
-        let mut stream = request(&mut client, "GET", "/ticks/200", b"")
-            .await
-            .into_body();
+        let (_client, mut stream) = open_stream(node.http, "/ticks/200").await;
         // One handler computes forever, one waits forever trapping exits.
         for path in ["/spin", "/stall"] {
             assert_eq!(
@@ -340,10 +342,7 @@ type Ws = tokio_tungstenite::WebSocketStream<TcpStream>;
 fn a_drain_answers_requests_ends_streams_and_closes_websockets_with_1001() {
     rusm_rt::block_on(async {
         let node = serve(ServeLimits::default()).await;
-        let mut reader = connect(node.http).await;
-        let mut stream = request(&mut reader, "GET", "/ticks/50", b"")
-            .await
-            .into_body();
+        let (_reader, mut stream) = open_stream(node.http, "/ticks/50").await;
         assert_eq!(events(&mut stream, 1).await, ["data: tick 0"]);
         let slow = rusm_rt::task::spawn(get(node.http, "GET", "/slow/300"));
         let mut ws = ws_connect(node.ws).await;
