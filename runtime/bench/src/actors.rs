@@ -407,6 +407,8 @@ fn host(observer: Arc<dyn Observer>) -> Host {
         max_processes: IDLE_COMPONENTS + 16,
         // The bench process hears from every idle process at once.
         mailbox_len: 2 * IDLE_COMPONENTS,
+        // Ten thousand idle processes fit (see the function).
+        memory_budget_mib: Some(peers::three_quarters_of_the_machine_mib()),
         ..Runtime::default()
     };
     // A real file on this machine's disk: every write is an fsync.

@@ -451,13 +451,14 @@ fn many_ws_app(address: SocketAddr) -> std::path::PathBuf {
     .expect("serve-rs's echo.wasm (rusm build examples/serve-rs)");
     let config = format!(
         "# Written by rusm-bench: serve-rs's echo, {MANY_HELD} connections held.\n\
-         [runtime]\nmax-processes = {processes}\n\n\
+         [runtime]\nmax-processes = {processes}\nmemory-budget-mib = {budget}\n\n\
          [log]\nlevel = \"warn\"\n\n\
          [[serve]]\naddress = \"{address}\"\nkind = \"ws\"\ncomponent = \"echo\"\n\n\
          [serve.limits]\nmax-connections = {connections}\n",
         // The held ones, and the few opened first to warm up.
         connections = MANY_HELD + 64,
         processes = 2 * (MANY_HELD + 64) + 64,
+        budget = peers::three_quarters_of_the_machine_mib(),
     );
     std::fs::write(app.join("rusm.toml"), config).expect("the app's rusm.toml");
     app
