@@ -863,8 +863,13 @@ fn chat_posts_reach_tails_and_survive_a_killed_node() {
 }
 
 /// `rusm run` of examples/faults with `init`, stopped by `signals` SIGTERMs
-/// once its entry runs; its exit status and lifecycle log.
-fn run_stopped(init: &str, config: &str, signals: usize) -> (std::process::ExitStatus, String) {
+/// once the log holds `ready`; its exit status and lifecycle log.
+fn run_stopped(
+    init: &str,
+    config: &str,
+    ready: &str,
+    signals: usize,
+) -> (std::process::ExitStatus, String) {
     use std::io::{BufRead, BufReader, Read};
     let app = deployed("faults", config);
     let mut child = Command::new(env!("CARGO_BIN_EXE_rusm"))
@@ -874,8 +879,7 @@ fn run_stopped(init: &str, config: &str, signals: usize) -> (std::process::ExitS
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut log = String::new();
-    // The entry's spawn is logged once the signals are caught.
-    while !log.contains("rusm spawn faulty#") {
+    while !log.contains(ready) {
         assert!(stderr.read_line(&mut log).unwrap() > 0, "{log}");
     }
     for _ in 0..signals {
@@ -898,16 +902,20 @@ fn run_stopped(init: &str, config: &str, signals: usize) -> (std::process::ExitS
 /// signal (exit 130).
 #[test]
 fn sigterm_drains_run_with_its_timeout_and_a_second_signal_cuts_it() {
-    let config =
-        "[app]\nentry = \"faulty\"\ninit = '\"normal\"'\n\n[runtime]\ndrain-timeout-ms = 300\n";
-    let (status, log) = run_stopped(r#""spin""#, config, 1);
+    let config = "[app]\nentry = \"faulty\"\ninit = '\"normal\"'\n\n[runtime]\n\
+                  drain-timeout-ms = 300\n\n[capabilities.faulty]\nallow-stdio = true\n";
+    // The entry's spawn is logged once the signals are caught; a stubborn
+    // entry that a signal reached before it trapped would end at once.
+    let spawned = "rusm spawn faulty#";
+    let trapped = "faulty: exits trapped\n";
+    let (status, log) = run_stopped(r#""spin""#, config, spawned, 1);
     assert_eq!(status.code(), Some(0), "{log}");
     assert!(
         log.contains(" shutdown\n") && log.contains("rusm drain: done"),
         "{log}"
     );
 
-    let (status, log) = run_stopped(r#""stubborn""#, config, 1);
+    let (status, log) = run_stopped(r#""stubborn""#, config, trapped, 1);
     assert_eq!(status.code(), Some(124), "{log}");
     assert!(
         log.contains("rusm drain: the timeout passed; 1 processes killed at once"),
@@ -916,7 +924,7 @@ fn sigterm_drains_run_with_its_timeout_and_a_second_signal_cuts_it() {
     assert!(log.contains("rusm: the drain timed out"), "{log}");
 
     let slow = config.replace("drain-timeout-ms = 300", "drain-timeout-ms = 60000");
-    let (status, log) = run_stopped(r#""stubborn""#, &slow, 2);
+    let (status, log) = run_stopped(r#""stubborn""#, &slow, trapped, 2);
     assert_eq!(status.code(), Some(130), "{log}");
     assert!(log.contains("rusm drain: a second signal came"), "{log}");
 }

@@ -40,7 +40,9 @@ enum Behaviour {
     /// idle process, for measuring what one holds.
     Idle { to: Pid },
     /// Traps exit signals and ignores them, waiting in `receive` forever:
-    /// only a kill ends it (a drain's `shutdown` does not).
+    /// only a kill ends it (a drain's `shutdown` does not). Says on stderr
+    /// when it traps (with `allow-stdio`), so a test knows a signal sent
+    /// after that finds it trapping.
     Stubborn,
     /// Sleeps `ms` with the standard library (a WASI clock timer, not a
     /// receive), then tells `to` the milliseconds its clock saw pass.
@@ -91,6 +93,7 @@ fn main(behaviour: Behaviour) {
         }
         Behaviour::Stubborn => {
             rusm_rs::trap_exit(true);
+            eprintln!("faulty: exits trapped");
             loop {
                 receive();
             }
