@@ -89,14 +89,24 @@ impl Log {
 /// A node serving the app on ephemeral ports.
 struct Served {
     http: std::net::SocketAddr,
+    /// The first WebSocket listener's (echo).
     ws: std::net::SocketAddr,
+    /// What every listener bound, in the config's order.
+    bound: Vec<std::net::SocketAddr>,
     log: Arc<Log>,
     host: Host,
     server: Server,
 }
 
 async fn serve(limits: ServeLimits) -> Served {
+    serve_with(limits, |_| {}).await
+}
+
+/// Serves the app with `limits` on every listener, after `edit` has
+/// changed its config (added a listener, set a runtime limit).
+async fn serve_with(limits: ServeLimits, edit: impl FnOnce(&mut AppConfig)) -> Served {
     let mut config = AppConfig::load(&app_dir()).unwrap();
+    edit(&mut config);
     for listener in &mut config.serve {
         listener.address = "127.0.0.1:0".parse().unwrap();
         listener.limits = limits;
@@ -117,6 +127,7 @@ async fn serve(limits: ServeLimits) -> Served {
     Served {
         http: address(ListenerKind::Http),
         ws: address(ListenerKind::Ws),
+        bound: server.bound().iter().map(|b| b.address).collect(),
         log,
         host,
         server,
@@ -557,6 +568,79 @@ fn connections_over_the_limit_are_refused_with_503() {
     });
 }
 
+/// The next close frame's code, skipping data frames.
+async fn close_code(ws: &mut Ws) -> CloseCode {
+    loop {
+        match ws.next().await {
+            Some(Ok(WsMessage::Close(Some(frame)))) => return frame.code,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+/// A WebSocket listener for examples/serve-rs's `door`, which ends its
+/// connection on request; its address is the last bound.
+fn with_door(config: &mut AppConfig) {
+    let mut door = config.serve[0].clone();
+    door.kind = ListenerKind::Ws;
+    door.component = Some("door".into());
+    door.routes = Default::default();
+    config.serve.push(door);
+}
+
+#[test]
+fn a_websocket_closes_with_1000_when_its_handler_returns_and_1011_when_it_crashes() {
+    rusm_rt::block_on(async {
+        let node = serve_with(ServeLimits::default(), with_door).await;
+        let door = *node.bound.last().unwrap();
+        let mut ws = ws_connect(door).await;
+        ws.send(WsMessage::text("knock")).await.unwrap();
+        assert_eq!(next_text(&mut ws).await, "knock");
+        ws.send(WsMessage::text("bye")).await.unwrap();
+        assert_eq!(close_code(&mut ws).await, CloseCode::Normal);
+        node.log
+            .wait_for(1, |l| l.starts_with("exit door#") && l.ends_with(" normal"))
+            .await;
+
+        let mut ws = ws_connect(door).await;
+        ws.send(WsMessage::text("boom")).await.unwrap();
+        assert_eq!(close_code(&mut ws).await, CloseCode::Error);
+        node.log
+            .wait_for(1, |l| {
+                l.starts_with("exit door#") && l.contains(" trap: panicked at ")
+            })
+            .await;
+        // Each socket process ended normally once its handler had ended.
+        node.log
+            .wait_for(2, |l| l.starts_with("exit ws#") && l.ends_with(" normal"))
+            .await;
+    });
+}
+
+/// At the process limit a WebSocket is accepted and then closed with 1013
+/// (try again later): the upgrade cannot know that the handler's spawn
+/// will fail. Connections already open go on.
+#[test]
+fn a_websocket_past_the_process_limit_closes_with_1013() {
+    rusm_rt::block_on(async {
+        // The supervisor and its resident counter, then one connection's
+        // socket and handler.
+        let node = serve_with(ServeLimits::default(), |config| {
+            config.runtime.max_processes = 4
+        })
+        .await;
+        let mut open = ws_connect(node.ws).await;
+        assert_eq!(next_text(&mut open).await, "welcome\n");
+        assert_eq!(node.host.node().process_count(), 4);
+        let mut refused = ws_connect(node.ws).await;
+        assert_eq!(close_code(&mut refused).await, CloseCode::Again);
+        open.send(WsMessage::text("still here")).await.unwrap();
+        assert_eq!(next_text(&mut open).await, "still here");
+        assert_eq!(node.host.node().process_count(), 4);
+    });
+}
+
 #[test]
 fn a_websocket_frame_over_the_limit_closes_with_1009() {
     rusm_rt::block_on(async {
@@ -564,16 +648,7 @@ fn a_websocket_frame_over_the_limit_closes_with_1009() {
         let mut ws = ws_connect(node.ws).await;
         assert_eq!(next_text(&mut ws).await, "welcome\n");
         ws.send(WsMessage::text("z".repeat(33))).await.unwrap();
-        loop {
-            match ws.next().await {
-                Some(Ok(WsMessage::Close(Some(frame)))) => {
-                    assert_eq!(frame.code, CloseCode::Size);
-                    break;
-                }
-                Some(Ok(_)) => continue,
-                other => panic!("expected a close frame, got {other:?}"),
-            }
-        }
+        assert_eq!(close_code(&mut ws).await, CloseCode::Size);
         node.log
             .wait_for(1, |l| {
                 l.starts_with("exit echo#") && l.ends_with(" disconnect")
