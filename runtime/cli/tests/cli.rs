@@ -381,6 +381,16 @@ fn fetch_reaches_allowed_hosts_and_real_sdks_run_in_the_sandbox() {
             read(format!(r#"{{"url": "http://127.0.0.2:{port}/"}}"#), &[format!(
                 "failed: TypeError: fetch denied: 127.0.0.2:{port} is not in the fetch list of reader"
             )]);
+            // A grant with a port allows that port of the host, and no other.
+            let granted = |at: u16| deployed("fetch", &config.replacen(
+                "fetch = [\"127.0.0.1\"]",
+                &format!("fetch = [\"127.0.0.1:{at}\"]"),
+                1,
+            ));
+            read_with(&granted(port), fetch("/bytes?n=10"), &["end, 10 bytes".into()]);
+            read_with(&granted(port.wrapping_add(1)), fetch("/bytes?n=10"), &[format!(
+                "failed: TypeError: fetch denied: 127.0.0.1:{port} is not in the fetch list of reader"
+            )]);
             read(format!(r#"{{"url": "{base}/echo", "method": "POST", "stream": ["ab", "cd", "é"]}}"#), &[
                 "the server received 6 bytes".into(),
                 "chunk \"abcdé\"".into(),

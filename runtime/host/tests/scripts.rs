@@ -39,15 +39,23 @@ impl Observer for Output {
 /// Runs `script` as component `name` (granted stdio, plus `extra`) until it
 /// ends: its exit reason and everything it printed.
 fn run(name: &str, script: Script, extra: Capabilities) -> (ExitReason, String) {
-    run_with(name, script, extra, Runtime::default())
+    run_with(name, script, with_stdio(extra), Runtime::default())
 }
 
-/// [`run`] with `settings` (their pool made small: tests run in parallel,
-/// each with its own host).
+fn with_stdio(extra: Capabilities) -> Capabilities {
+    Capabilities {
+        allow_stdio: true,
+        ..extra
+    }
+}
+
+/// Runs `script` as component `name` granted `capabilities`, under
+/// `settings` (their pool made small: tests run in parallel, each with its
+/// own host).
 fn run_with(
     name: &str,
     script: Script,
-    extra: Capabilities,
+    capabilities: Capabilities,
     settings: Runtime,
 ) -> (ExitReason, String) {
     let output = Arc::new(Output::default());
@@ -63,10 +71,7 @@ fn run_with(
         .build(vec![ComponentSource {
             name: name.to_string(),
             wasm: runner().to_path_buf(),
-            capabilities: Capabilities {
-                allow_stdio: true,
-                ..extra
-            },
+            capabilities,
             script: Some(script),
         }])
         .unwrap_or_else(|e| panic!("the host: {e}"));
@@ -106,7 +111,7 @@ fn run_limited(name: &str, source: &str, settings: Runtime) -> (ExitReason, Stri
     run_with(
         name,
         Script::source(source.as_bytes()),
-        Capabilities::default(),
+        with_stdio(Capabilities::default()),
         settings,
     )
 }
@@ -317,6 +322,34 @@ fn console_formats_values_and_prefixes_warnings_and_errors() {
     assert_eq!(lines[1], "[warn] retrying 2");
     assert_eq!(lines[2], "[error] TypeError: boom");
     assert!(lines[3].contains("at main (console:"), "{printed}");
+}
+
+/// Without `allow-stdio` a TypeScript process's console output is
+/// discarded, and it cannot tell: nothing throws.
+#[test]
+fn without_allow_stdio_console_output_is_discarded() {
+    let program = r#"
+        export default function main() {
+            console.log("to stdout");
+            console.error("to stderr");
+            console.warn("a warning");
+        }
+    "#;
+    let run = |capabilities| {
+        run_with(
+            "quiet",
+            Script::source(program.as_bytes()),
+            capabilities,
+            Runtime::default(),
+        )
+    };
+    assert_eq!(
+        run(Capabilities::default()),
+        (ExitReason::Normal, String::new())
+    );
+    let (reason, printed) = run(with_stdio(Capabilities::default()));
+    assert_eq!(reason, ExitReason::Normal);
+    assert_eq!(printed, "to stdout\n[error] to stderr\n[warn] a warning\n");
 }
 
 #[test]
