@@ -66,6 +66,12 @@ pub fn install(ctx: &Ctx<'_>) -> Result<()> {
         "demonitor",
         Function::new(ctx.clone(), |r: Value<'_>| pid(&r).map(process::demonitor))?,
     )?;
+    rusm.set(
+        "setAside",
+        Function::new(ctx.clone(), |count: f64| {
+            process::set_aside(count.clamp(0.0, f64::from(u32::MAX)) as u32)
+        })?,
+    )?;
     rusm.set("trapExit", Function::new(ctx.clone(), process::trap_exit)?)?;
     rusm.set("register", Function::new(ctx.clone(), register)?)?;
     rusm.set("unregister", Function::new(ctx.clone(), unregister)?)?;

@@ -1,6 +1,8 @@
 // Selective receive over the host's FIFO mailbox, as rusm-rs's `mailbox`
 // does it: a message nobody is waiting for is stashed, in order, for the
-// next `take` that matches it. One receive at a time is outstanding in the
+// next `take` that matches it, and the host is told how many it holds (they
+// count toward mailbox-len, as Erlang's skipped messages do). One receive at
+// a time is outstanding in the
 // runner (the pump); each taker waits for its own kind of message, so a
 // call waiting for its reply never swallows a message meant for the
 // process's own `receive`.
@@ -41,7 +43,17 @@ export type Message = DataMessage | DownMessage | ExitMessage;
 type Taker = { match: (m: Message) => boolean; resolve: (m: Message | null) => void };
 
 const stash: Message[] = [];
+/** The stash's length as the host last heard it. */
+let toldAside = 0;
 const takers: Taker[] = [];
+
+/** Tells the host the stash's length, if it changed. */
+function tellAside(): void {
+  if (stash.length !== toldAside) {
+    toldAside = stash.length;
+    native.setAside(toldAside);
+  }
+}
 let pumping = false;
 
 function convert(raw: RawMessage): Message {
@@ -103,7 +115,10 @@ function dispatch(message: Message): void {
   if (isStale(message)) return;
   const i = takers.findIndex((t) => t.match(message));
   if (i >= 0) takers.splice(i, 1)[0].resolve(message);
-  else stash.push(message);
+  else {
+    stash.push(message);
+    tellAside();
+  }
 }
 
 async function pump(): Promise<void> {
@@ -126,7 +141,11 @@ async function pump(): Promise<void> {
  */
 export function take(match: (m: Message) => boolean, ms?: number): Promise<Message | null> {
   const stashed = stash.findIndex(match);
-  if (stashed >= 0) return Promise.resolve(stash.splice(stashed, 1)[0]);
+  if (stashed >= 0) {
+    const message = stash.splice(stashed, 1)[0];
+    tellAside();
+    return Promise.resolve(message);
+  }
   return new Promise((resolve) => {
     const taker: Taker = { match, resolve };
     takers.push(taker);

@@ -20,6 +20,8 @@ export interface Natives {
   unlink(pid: bigint): void;
   monitor(pid: bigint): bigint;
   demonitor(ref: bigint): void;
+  /** How many received messages the stash holds (they count toward mailbox-len). */
+  setAside(count: number): void;
   trapExit(on: boolean): boolean;
   register(name: string, pid?: bigint): void;
   unregister(name: string): void;

@@ -24,8 +24,9 @@ use crate::{ExitReason, Message, Pid, Ref};
 pub struct Limits {
     /// Live processes at once; `spawn` fails beyond it.
     pub max_processes: usize,
-    /// Messages waiting in one mailbox; one more ends the receiver with
-    /// `mailbox-overflow` (its monitors and links learn why).
+    /// Messages waiting in one mailbox, counting those its process has
+    /// received but set aside ([`Process::set_aside`]); one more ends the
+    /// receiver with `mailbox-overflow` (its monitors and links learn why).
     pub mailbox_len: usize,
     /// Bytes waiting in one mailbox (data messages' bytes, reasons' text);
     /// a message that would pass it ends the receiver with
@@ -243,6 +244,8 @@ struct Entry {
     exit: Latch<ExitReason>,
     /// Bytes of linear memory the host reported ([`Process::hold`]).
     memory: usize,
+    /// Messages the process received and set aside ([`Process::set_aside`]).
+    set_aside: usize,
 }
 
 impl Entry {
@@ -363,6 +366,7 @@ impl Node {
                     watching: BTreeMap::new(),
                     watchers: BTreeMap::new(),
                     trap_exit: false,
+                    set_aside: 0,
                     name: None,
                     exit,
                     memory: holding,
@@ -782,6 +786,19 @@ impl Process {
         })
     }
 
+    /// Says how many received messages this process holds aside, as a
+    /// selective receive does with those it skips: they count against
+    /// [`Limits::mailbox_len`] as if they still waited in its mailbox, so a
+    /// flood during a call ends it `mailbox-overflow`, as in Erlang, whose
+    /// skipped messages never leave the mailbox. (Their bytes are in the
+    /// guest's memory now, which the budget counts.)
+    pub fn set_aside(&self, count: usize) -> Result<(), OpError> {
+        self.node.op(self.pid, |txn| {
+            txn.entry(self.pid).set_aside = count;
+            Ok(())
+        })
+    }
+
     /// Sets whether exit signals become [`Message::Exit`] messages instead of
     /// ending this process; returns the previous setting. `kill` is never
     /// trapped.
@@ -868,7 +885,7 @@ impl Txn<'_> {
             return;
         };
         let size = mailbox::size(&message);
-        if entry.mailbox.len() >= limits.mailbox_len
+        if entry.mailbox.len() + entry.set_aside >= limits.mailbox_len
             || entry.mailbox.bytes() + size > limits.mailbox_bytes
         {
             self.kill(to, ExitReason::MailboxOverflow);

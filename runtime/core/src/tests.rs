@@ -561,6 +561,39 @@ fn a_full_mailbox_ends_its_owner_with_mailbox_overflow() {
     });
 }
 
+/// Messages a process received and set aside count against the length
+/// limit as if they still waited: receiving them into a stash is no way
+/// around it.
+#[test]
+fn messages_set_aside_count_against_the_mailbox_length() {
+    run(async {
+        let node = Node::new(Limits {
+            mailbox_len: 3,
+            ..Limits::default()
+        });
+        let watcher = node.attach("watcher").unwrap();
+        let caller = node.attach("caller").unwrap();
+        watcher.monitor(caller.pid()).unwrap();
+        for _ in 0..3 {
+            watcher.send(caller.pid(), vec![]).unwrap();
+        }
+        for _ in 0..2 {
+            assert!(caller.try_receive().is_some());
+        }
+        caller.set_aside(2).unwrap();
+        // Two set aside and one waiting: full. A third taken back from the
+        // stash makes room for one.
+        caller.set_aside(1).unwrap();
+        watcher.send(caller.pid(), vec![]).unwrap();
+        assert!(node.is_alive(caller.pid()));
+        watcher.send(caller.pid(), vec![]).unwrap();
+        assert_eq!(
+            expect_down(&watcher, caller.pid()).await,
+            ExitReason::MailboxOverflow
+        );
+    });
+}
+
 /// The byte limit counts what waits, not what ever arrived: a received
 /// message frees its bytes.
 #[test]

@@ -38,6 +38,7 @@ pub const IMPORTS: &[(&str, Gate)] = &[
     ("process.unlink", Gate::Open),
     ("process.monitor", Gate::Open),
     ("process.demonitor", Gate::Open),
+    ("process.set-aside", Gate::Open),
     ("process.trap-exit", Gate::Open),
     ("process.register", Gate::Capability(Capability::Register)),
     ("process.unregister", Gate::Capability(Capability::Register)),

@@ -97,6 +97,11 @@ impl wit::Host for ProcState {
         self.checked("demonitor", removed)
     }
 
+    fn set_aside(&mut self, count: u32) -> wasmtime::Result<()> {
+        let result = self.process.set_aside(count as usize);
+        self.checked("set-aside", result)
+    }
+
     fn trap_exit(&mut self, on: bool) -> wasmtime::Result<bool> {
         let previous = self.process.trap_exit(on);
         self.checked("trap-exit", previous)

@@ -3,8 +3,10 @@
 //! A client waiting for its reply, or a service waiting for a callback's
 //! answer, must not lose the other messages that arrive meanwhile: they are
 //! set aside in a stash, in arrival order, and [`crate::receive`] hands them
-//! out first. Answers to calls this process has stopped waiting for (a call
-//! that timed out) are recognised and dropped, so they never surface later.
+//! out first. The host is told how many the stash holds: they count toward
+//! `mailbox-len` as if still in the mailbox, as Erlang's skipped messages
+//! do. Answers to calls this process has stopped waiting for (a call that
+//! timed out) are recognised and dropped, so they never surface later.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
@@ -59,7 +61,7 @@ pub(crate) fn receive_matching(
     deadline: Option<Instant>,
     mut wanted: impl FnMut(&Message) -> bool,
 ) -> Option<Message> {
-    let found = STASH.with_borrow_mut(|stash| {
+    let found = stash(|stash| {
         let at = stash.iter().position(&mut wanted)?;
         stash.remove(at)
     });
@@ -75,7 +77,7 @@ pub(crate) fn receive_matching(
             return Some(message);
         }
         if !taken(&message) {
-            STASH.with_borrow_mut(|stash| stash.push_back(message));
+            stash(|stash| stash.push_back(message));
         }
     }
 }
@@ -112,7 +114,7 @@ fn taken(message: &Message) -> bool {
 /// Forgets a stashed `down` of `monitor` (the host removes one still in the
 /// mailbox): a demonitored monitor never reports.
 pub(crate) fn flush_down(monitor: crate::Ref) {
-    STASH.with_borrow_mut(|stash| {
+    stash(|stash| {
         stash.retain(|m| !matches!(m, Message::Down { monitor: r, .. } if *r == monitor))
     });
 }
@@ -132,7 +134,21 @@ impl Drop for InFlight {
 }
 
 fn unstash() -> Option<Message> {
-    STASH.with_borrow_mut(|stash| stash.pop_front())
+    stash(VecDeque::pop_front)
+}
+
+/// Changes the stash with `change`, telling the host its new length if it
+/// changed.
+fn stash<R>(change: impl FnOnce(&mut VecDeque<Message>) -> R) -> R {
+    let (result, was, is) = STASH.with_borrow_mut(|stash| {
+        let was = stash.len();
+        let result = change(stash);
+        (result, was, stash.len())
+    });
+    if is != was {
+        host::set_aside(u32::try_from(is).unwrap_or(u32::MAX));
+    }
+    result
 }
 
 fn remaining_ms(deadline: Option<Instant>) -> u64 {

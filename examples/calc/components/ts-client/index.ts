@@ -1,8 +1,11 @@
 // ts-client: calls a calc service through a typed client, every kind of
 // call the wire has. `init.service` picks which: "calc" (Rust, the
 // default) or "calc-ts" (TypeScript); the calls and checks are the same.
+// With `init.slow` it makes one call that the service (the one registered
+// under its name, else a new one) answers after that many ms, and ends: a
+// process waiting in a call, for scenarios.
 
-import { CallError, spawn } from "rusm-ts";
+import { CallError, lookup, spawn } from "rusm-ts";
 
 /** calc's methods, as its Rust source declares them. */
 interface Calc {
@@ -33,8 +36,13 @@ async function checkError(what: string, call: PromiseLike<unknown>, code: string
   }
 }
 
-export default async function main(init?: { service?: string }) {
+export default async function main(init?: { service?: string; slow?: number }) {
   const service = init?.service ?? "calc";
+  if (init?.slow !== undefined) {
+    const calc = lookup<Calc>(service) ?? spawn<Calc>(service);
+    console.log(`ts-client: slow answered after ${await calc.slow(init.slow)} ms`);
+    return;
+  }
   const calc = spawn<Calc>(service);
   check("add 2", await calc.add(2), 2);
   check("add 3", await calc.add(3), 5);

@@ -49,6 +49,7 @@ fn call(import: &str, peer: u64) -> Result<(), String> {
         "process.unlink" => process::unlink(peer),
         "process.monitor" => drop(process::monitor(peer)),
         "process.demonitor" => process::demonitor(process::monitor(peer)),
+        "process.set-aside" => process::set_aside(0),
         "process.trap-exit" => drop(process::trap_exit(false)),
         "process.register" => process::register("probe", me)?,
         "process.unregister" => {
