@@ -605,9 +605,11 @@ fn describe(action: &Action) -> String {
             request,
             body,
             name,
-        } => match body.is_empty() {
-            true => format!("http {name} {request}"),
-            false => format!("http {name} {request} {body:?}"),
+        } => match body.len() {
+            0 => format!("http {name} {request}"),
+            // A body written with `body-bytes`.
+            1..=64 => format!("http {name} {request} {body:?}"),
+            n => format!("http {name} {request} ({n} bytes of body)"),
         },
         Action::Raw { bytes, name } => format!("raw {name} {bytes:?}"),
         Action::Ws { path, name } => format!("ws {name} {path}"),

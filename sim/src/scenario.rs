@@ -155,6 +155,8 @@ struct RawStep {
     is: Option<String>,
     http: Option<String>,
     body: Option<String>,
+    /// A body of this many `x`s, for a request too large to write out.
+    body_bytes: Option<usize>,
     raw: Option<String>,
     ws: Option<String>,
     ws_send: Option<String>,
@@ -610,6 +612,12 @@ impl RawStep {
             ),
             ("body", self.body.is_some(), self.http.is_some(), "http"),
             (
+                "body-bytes",
+                self.body_bytes.is_some(),
+                self.http.is_some() && self.body.is_none(),
+                "http without body",
+            ),
+            (
                 "text",
                 self.text.is_some(),
                 self.ws_send.is_some(),
@@ -709,7 +717,10 @@ impl RawStep {
         };
         if let Some(request) = self.http.clone() {
             let name = client("http")?;
-            let body = self.body.clone().unwrap_or_default();
+            let body = match self.body_bytes {
+                Some(n) => "x".repeat(n),
+                None => self.body.clone().unwrap_or_default(),
+            };
             actions.push(Action::Http {
                 request,
                 body,

@@ -36,7 +36,7 @@ mod mailbox;
 mod node;
 
 pub use event::{Drain, Event, Observer, Stdio};
-pub use node::{Limits, Node, OpError, Pressure, Process};
+pub use node::{Held, Limits, Node, OpError, Pressure, Process};
 pub use rusm_wire::{ExitReason, Message, Pid, Ref};
 
 #[cfg(test)]

@@ -246,12 +246,14 @@ struct Entry {
     memory: usize,
     /// Messages the process received and set aside ([`Process::set_aside`]).
     set_aside: usize,
+    /// Bytes of the host's buffers held for the process ([`Held`]).
+    buffers: usize,
 }
 
 impl Entry {
     /// What this process holds of the memory budget.
     fn held(&self) -> usize {
-        self.memory + self.mailbox.held()
+        self.memory + self.mailbox.held() + self.buffers
     }
 }
 
@@ -367,6 +369,7 @@ impl Node {
                     watchers: BTreeMap::new(),
                     trap_exit: false,
                     set_aside: 0,
+                    buffers: 0,
                     name: None,
                     exit,
                     memory: holding,
@@ -568,6 +571,33 @@ impl Node {
     }
 }
 
+/// Bytes of a host buffer counted against the memory budget for a process
+/// ([`Process::hold_buffer`]), given back when dropped. A process's end
+/// gives back all it held: a `Held` that outlives it gives back nothing
+/// (pids are never reused, so it cannot reach another process).
+#[must_use = "the bytes are held until it drops"]
+pub struct Held {
+    node: Node,
+    pid: Pid,
+    bytes: usize,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut txn = self.node.begin();
+        if let Some(entry) = txn.table.procs.get_mut(&self.pid) {
+            entry.buffers -= self.bytes;
+            txn.release(self.bytes);
+        }
+    }
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Held({} bytes for {})", self.bytes, self.pid)
+    }
+}
+
 /// The handle a process body holds: its own pid, mailbox and operations.
 /// Every operation is attributed to this process.
 #[derive(Clone)]
@@ -672,6 +702,26 @@ impl Process {
             txn.entry(self.pid).memory += bytes;
             txn.add_held(bytes);
             Ok(())
+        })
+    }
+
+    /// Counts `bytes` the host buffers on this process's behalf (an answer
+    /// on its way to its client) against the memory budget until the
+    /// returned [`Held`] drops, making room as [`Process::hold`] does: `Err`
+    /// when this process holds the most, and must not buffer more.
+    pub fn hold_buffer(&self, bytes: usize) -> Result<Held, OpError> {
+        self.node.op(self.pid, |txn| {
+            if !txn.make_room(self.pid, bytes) {
+                return Err(txn.over_budget(bytes));
+            }
+            txn.entry(self.pid).buffers += bytes;
+            txn.add_held(bytes);
+            Ok(())
+        })?;
+        Ok(Held {
+            node: self.node.clone(),
+            pid: self.pid,
+            bytes,
         })
     }
 

@@ -776,6 +776,46 @@ fn memory_growth_at_the_budget_ends_larger_holders_or_is_refused() {
     });
 }
 
+/// A host buffer held for a process counts like its memory: it makes room
+/// by ending larger holders, is refused to the largest, and is given back
+/// when dropped, or at the process's end (a drop after that gives back
+/// nothing more).
+#[test]
+fn a_buffer_held_for_a_process_counts_until_dropped_or_its_end() {
+    run(async {
+        // In kilobytes: the watcher's downs (O bytes each) fit beside them.
+        const K: usize = 1000;
+        let (node, watcher, writer) = watched(100 * K, "writer");
+        let other = node.attach("other").unwrap();
+        watcher.monitor(other.pid()).unwrap();
+        other.hold(30 * K).unwrap();
+        let first = writer.hold_buffer(40 * K).unwrap();
+        let second = writer.hold_buffer(20 * K).unwrap();
+        assert_eq!(node.held_by(writer.pid()), Some(60 * K));
+        assert_eq!(
+            writer.hold_buffer(20 * K).unwrap_err(),
+            OpError::MemoryBudget {
+                bytes: 20 * K,
+                budget: 100 * K
+            },
+            "the largest holder is refused"
+        );
+        drop(first);
+        assert_eq!(node.memory_held(), 50 * K);
+        // Now the other is the larger: room is made by ending it.
+        let third = writer.hold_buffer(60 * K).unwrap();
+        assert_eq!(
+            expect_down(&watcher, other.pid()).await,
+            ExitReason::MemoryBudget
+        );
+        node.kill(writer.pid(), ExitReason::Killed).unwrap();
+        expect_down(&watcher, writer.pid()).await;
+        assert_eq!(node.memory_held(), 0);
+        drop((second, third));
+        assert_eq!(node.memory_held(), 0);
+    });
+}
+
 /// Nobody is ended when ending every larger holder would not make room.
 #[test]
 fn a_growth_that_no_death_makes_room_for_ends_nobody() {

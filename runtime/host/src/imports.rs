@@ -152,7 +152,11 @@ impl ProcState {
     /// The result of a core operation: a refusal is a bug in the guest, so
     /// it ends the guest; success still ends it if the operation killed it
     /// (say, linking to a dead pid without trapping exits).
-    fn checked<T>(&mut self, call: &str, result: Result<T, OpError>) -> wasmtime::Result<T> {
+    pub(crate) fn checked<T>(
+        &mut self,
+        call: &str,
+        result: Result<T, OpError>,
+    ) -> wasmtime::Result<T> {
         match result {
             Ok(value) => {
                 self.still_alive()?;

@@ -6,6 +6,10 @@
 //! Writes are group-committed: whatever writes arrive while a commit is on
 //! disk go together in the next one, so many writers share each fsync and
 //! each still returns only once its write is durable.
+//!
+//! A value on its way counts against the memory budget for its process: a
+//! write's until it is committed, a read's from the read until the guest
+//! has it. One that does not fit is refused with the budget's error.
 
 use std::sync::{Arc, Mutex};
 
@@ -114,6 +118,14 @@ impl ProcState {
                 .to_string()
         })
     }
+
+    /// `bytes` of a kv value held against the memory budget for this
+    /// process while the guard lives.
+    fn hold_value(&self, bytes: usize) -> Result<rusm_core::Held, String> {
+        self.process
+            .hold_buffer(bytes)
+            .map_err(|e| format!("kv: {e}"))
+    }
 }
 
 /// Runs a read on the store off the async threads.
@@ -129,11 +141,15 @@ async fn read<T: Send + 'static>(
 
 impl wit::Host for ProcState {
     async fn get(&mut self, bucket: String, key: String) -> Result<Option<Vec<u8>>, String> {
-        read(self.kv(), move |s| s.get(&bucket, &key)).await
+        let value = read(self.kv(), move |s| s.get(&bucket, &key)).await?;
+        // Given back once the value is the guest's (its memory counts it).
+        let _held = self.hold_value(value.as_ref().map_or(0, Vec::len))?;
+        Ok(value)
     }
 
     async fn set(&mut self, bucket: String, key: String, value: Vec<u8>) -> Result<(), String> {
         let kv = self.kv()?;
+        let _held = self.hold_value(value.len())?;
         kv.write(Write::Set { bucket, key, value }).await.map(drop)
     }
 

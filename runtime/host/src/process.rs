@@ -69,6 +69,8 @@ pub(crate) fn spawn(
     let capabilities = loaded.capabilities.clone();
     let script = loaded.script.clone();
     let initial = loaded.initial_memory.load(Ordering::Relaxed);
+    // A session's request is held by the host for the process's life.
+    let holding = initial + session.as_ref().map_or(0, Session::bytes);
     let component: Arc<str> = Arc::from(name.as_str());
     let owner = shared.clone();
     let body = move |process: Process| async move {
@@ -93,10 +95,10 @@ pub(crate) fn spawn(
     let spawned = match watcher {
         None => shared
             .node
-            .spawn_holding(name, initial, body)
+            .spawn_holding(name, holding, body)
             .map(|pid| (pid, None)),
         Some(watcher) => watcher
-            .spawn_monitor_holding(name, initial, body)
+            .spawn_monitor_holding(name, holding, body)
             .map(|(pid, m)| (pid, Some(m))),
     };
     spawned.map_err(HostError::Spawn)

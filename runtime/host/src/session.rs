@@ -6,12 +6,16 @@
 //! and reads the process's [`Answer`]s from the other end, [`Answers`]. The
 //! channel is bounded: a guest writing a stream faster than its client reads
 //! waits in `write`, so an SSE loop needs no sleep to be well-behaved.
+//!
+//! The memory budget counts what a session makes the host hold for its
+//! process: the request, from the spawn to the process's end, and each
+//! answer from the call that queues it until the serving layer takes it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use rusm_core::{ExitReason, Node, Pid};
+use rusm_core::{ExitReason, Held, Node, OpError, Pid};
 use rusm_rt::sync::mpsc;
 
 use crate::imports::rusm::runtime::serving as wit;
@@ -34,14 +38,28 @@ pub struct Request {
     pub body: Vec<u8>,
 }
 
+impl Request {
+    /// The bytes it holds, as the memory budget counts them.
+    pub(crate) fn bytes(&self) -> usize {
+        let headers: usize = self.headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+        self.method.len() + self.path.len() + self.query.len() + headers + self.body.len()
+    }
+}
+
 /// What a process serves; given to [`crate::Host::spawn_session`].
 pub struct Session {
     action: String,
     params: Vec<(String, String)>,
     request: Request,
     socket: Option<Pid>,
-    answers: mpsc::Sender<Answer>,
+    answers: mpsc::Sender<Queued>,
     client: Arc<ClientState>,
+}
+
+/// An answer on its way, with its bytes' share of the memory budget.
+struct Queued {
+    answer: Answer,
+    _held: Held,
 }
 
 /// What a serving process sends back.
@@ -61,6 +79,24 @@ pub enum Answer {
     Chunk(Vec<u8>),
     /// A WebSocket frame.
     Frame(Frame),
+}
+
+impl Answer {
+    /// The bytes it holds, as the memory budget counts them.
+    fn bytes(&self) -> usize {
+        let headers = |map: &HeaderMap| -> usize {
+            map.iter().map(|(n, v)| n.as_str().len() + v.len()).sum()
+        };
+        match self {
+            Answer::Whole {
+                headers: h, body, ..
+            } => headers(h) + body.len(),
+            Answer::Head { headers: h, .. } => headers(h),
+            Answer::Chunk(chunk) => chunk.len(),
+            Answer::Frame(Frame::Text(text)) => text.len(),
+            Answer::Frame(Frame::Binary(bytes)) => bytes.len(),
+        }
+    }
 }
 
 /// A WebSocket frame.
@@ -95,11 +131,16 @@ struct ClientState {
 
 /// The serving layer's end of a session.
 pub struct Answers {
-    receiver: mpsc::Receiver<Answer>,
+    receiver: mpsc::Receiver<Queued>,
     client: Arc<ClientState>,
 }
 
 impl Session {
+    /// The bytes its request holds, as the memory budget counts them.
+    pub(crate) fn bytes(&self) -> usize {
+        self.request.bytes()
+    }
+
     /// A session for an HTTP request routed to `action`.
     pub fn http(
         action: &str,
@@ -136,9 +177,10 @@ impl Session {
 }
 
 impl Answers {
-    /// The process's next answer; `None` once it has ended.
+    /// The process's next answer; `None` once it has ended. Taken, it no
+    /// longer counts against the budget.
     pub async fn next(&mut self) -> Option<Answer> {
-        self.receiver.recv().await
+        self.receiver.recv().await.map(|queued| queued.answer)
     }
 
     /// For a body stream: polls the next answer.
@@ -146,7 +188,9 @@ impl Answers {
         &mut self,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Answer>> {
-        self.receiver.poll_recv(cx)
+        self.receiver
+            .poll_recv(cx)
+            .map(|queued| queued.map(|queued| queued.answer))
     }
 
     /// The client of process `pid` went away. A process waiting for a
@@ -211,12 +255,18 @@ impl ProcState {
         status: u16,
         headers: Vec<(String, String)>,
         body: Option<Vec<u8>>,
-    ) -> Result<(), String> {
-        let state = self.http_session(call)?;
+    ) -> wasmtime::Result<Result<(), String>> {
+        let state = match self.http_session(call) {
+            Ok(state) => state,
+            Err(e) => return Ok(Err(e)),
+        };
         if state.begun != Begun::Not {
-            return Err(format!("{call}: the response was already begun"));
+            return Ok(Err(format!("{call}: the response was already begun")));
         }
-        let (status, headers) = head(status, headers).map_err(|e| format!("{call}: {e}"))?;
+        let (status, headers) = match head(status, headers) {
+            Ok(head) => head,
+            Err(e) => return Ok(Err(format!("{call}: {e}"))),
+        };
         let answer = match body {
             Some(body) => {
                 state.begun = Begun::Whole;
@@ -231,10 +281,27 @@ impl ProcState {
                 Answer::Head { status, headers }
             }
         };
+        let queued = self.queued(call, answer)?;
         // The first answer always fits the buffer; a closed channel means
         // the client left, which a streaming process learns when it writes.
-        let _ = state.session.answers.try_send(answer);
-        Ok(())
+        if let Some(state) = &self.session {
+            let _ = state.session.answers.try_send(queued);
+        }
+        Ok(Ok(()))
+    }
+
+    /// `answer` with its bytes held against the memory budget; past it,
+    /// the process ends `memory-budget` (it holds the most: others were
+    /// ended first if that made room).
+    fn queued(&mut self, call: &str, answer: Answer) -> wasmtime::Result<Queued> {
+        match self.process.hold_buffer(answer.bytes()) {
+            Ok(held) => Ok(Queued {
+                answer,
+                _held: held,
+            }),
+            Err(OpError::MemoryBudget { .. }) => Err(self.end(ExitReason::MemoryBudget)),
+            Err(e) => self.checked(call, Err(e)),
+        }
     }
 
     /// Called before waiting for a message: ends the process with
@@ -257,19 +324,21 @@ impl ProcState {
 
     /// Sends `answer` on the session's channel, waiting for room; false
     /// once the client has gone.
-    async fn deliver(&mut self, answer: Answer) -> bool {
+    async fn deliver(&mut self, call: &str, answer: Answer) -> wasmtime::Result<bool> {
+        match &self.session {
+            Some(state) if !state.session.client.gone.load(Ordering::SeqCst) => {}
+            _ => return Ok(false),
+        }
+        let queued = self.queued(call, answer)?;
         let Some(state) = &self.session else {
-            return false;
+            return Ok(false);
         };
         let client = &state.session.client;
-        if client.gone.load(Ordering::SeqCst) {
-            return false;
-        }
-        let sent = state.session.answers.send(answer).await.is_ok();
+        let sent = state.session.answers.send(queued).await.is_ok();
         if !sent {
             client.gone.store(true, Ordering::SeqCst);
         }
-        sent && !client.gone.load(Ordering::SeqCst)
+        Ok(sent && !client.gone.load(Ordering::SeqCst))
     }
 }
 
@@ -324,7 +393,7 @@ impl wit::Host for ProcState {
         headers: Vec<(String, String)>,
         body: Vec<u8>,
     ) -> wasmtime::Result<Result<(), String>> {
-        Ok(self.begin("respond", status, headers, Some(body)))
+        self.begin("respond", status, headers, Some(body))
     }
 
     fn respond_stream(
@@ -332,7 +401,7 @@ impl wit::Host for ProcState {
         status: u16,
         headers: Vec<(String, String)>,
     ) -> wasmtime::Result<Result<(), String>> {
-        Ok(self.begin("respond-stream", status, headers, None))
+        self.begin("respond-stream", status, headers, None)
     }
 
     async fn write(&mut self, chunk: Vec<u8>) -> wasmtime::Result<bool> {
@@ -345,7 +414,7 @@ impl wit::Host for ProcState {
             }
             Err(e) => return Err(self.end(ExitReason::Trap(e))),
         }
-        Ok(self.deliver(Answer::Chunk(chunk)).await)
+        self.deliver("write", Answer::Chunk(chunk)).await
     }
 
     async fn send_frame(&mut self, frame: wit::Frame) -> wasmtime::Result<bool> {
@@ -358,7 +427,7 @@ impl wit::Host for ProcState {
             wit::Frame::Text(text) => Frame::Text(text),
             wit::Frame::Binary(bytes) => Frame::Binary(bytes),
         };
-        Ok(self.deliver(Answer::Frame(frame)).await)
+        self.deliver("send-frame", Answer::Frame(frame)).await
     }
 }
 

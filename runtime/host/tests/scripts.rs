@@ -174,6 +174,40 @@ fn a_typescript_process_meets_every_limit_of_the_node() {
     );
 }
 
+/// A kv value on its way counts against the memory budget: a write that
+/// does not fit beside what its process already holds is refused with the
+/// budget's error, and the process goes on.
+#[test]
+fn a_kv_value_past_the_memory_budget_is_refused() {
+    let program = r#"
+        export default function main() {
+            const big = new Uint8Array(8 << 20);
+            try { __rusm.kvSet("notes", "big", big); console.log("stored"); }
+            catch (e) { console.log("refused:", e.message); }
+            __rusm.kvSet("notes", "small", "1");
+            console.log("small stored:", __rusm.kvGet("notes", "small", true));
+        }
+    "#;
+    let (reason, printed) = run_with(
+        "hoarder",
+        Script::source(program.as_bytes()),
+        with_stdio(Capabilities {
+            storage: true,
+            ..Capabilities::default()
+        }),
+        Runtime {
+            memory_budget_mib: Some(24),
+            ..Runtime::default()
+        },
+    );
+    assert_eq!(reason, ExitReason::Normal, "{printed}");
+    assert!(
+        printed.starts_with("refused: kv: the node's memory budget of 24 MiB is full"),
+        "{printed}"
+    );
+    assert!(printed.ends_with("small stored: 1\n"), "{printed}");
+}
+
 fn trap(reason: ExitReason) -> String {
     match reason {
         ExitReason::Trap(text) => text,
