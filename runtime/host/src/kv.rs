@@ -8,8 +8,9 @@
 //! each still returns only once its write is durable.
 //!
 //! A value on its way counts against the memory budget for its process: a
-//! write's until it is committed, a read's from the read until the guest
-//! has it. One that does not fit is refused with the budget's error.
+//! write's until it is committed, a read's from the read until it is
+//! handed to the guest (whose memory then counts it). One that does not fit
+//! is refused with the budget's error.
 
 use std::sync::{Arc, Mutex};
 
@@ -142,7 +143,8 @@ async fn read<T: Send + 'static>(
 impl wit::Host for ProcState {
     async fn get(&mut self, bucket: String, key: String) -> Result<Option<Vec<u8>>, String> {
         let value = read(self.kv(), move |s| s.get(&bucket, &key)).await?;
-        // Given back once the value is the guest's (its memory counts it).
+        // Given back as the value is handed to the guest (its memory
+        // counts it from there).
         let _held = self.hold_value(value.as_ref().map_or(0, Vec::len))?;
         Ok(value)
     }
