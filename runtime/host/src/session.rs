@@ -9,7 +9,8 @@
 //!
 //! The memory budget counts what a session makes the host hold for its
 //! process: the request, from the spawn to the process's end, and each
-//! answer from the call that queues it until the serving layer takes it.
+//! answer from the call that queues it until the serving layer takes it
+//! (or the process ends, which gives back all it held).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
