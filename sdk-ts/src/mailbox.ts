@@ -2,10 +2,9 @@
 // does it: a message nobody is waiting for is stashed, in order, for the
 // next `take` that matches it, and the host is told how many it holds (they
 // count toward mailbox-len, as Erlang's skipped messages do). One receive at
-// a time is outstanding in the
-// runner (the pump); each taker waits for its own kind of message, so a
-// call waiting for its reply never swallows a message meant for the
-// process's own `receive`.
+// a time is outstanding in the runner (the pump); each taker waits for its
+// own kind of message, so a call waiting for its reply never swallows a
+// message meant for the process's own `receive`.
 
 import { type RawMessage, native } from "./natives";
 import { decode, type Envelope, isAnswer, looksLikeEnvelope } from "./wire";
