@@ -695,14 +695,7 @@ impl Process {
     /// no other process's end makes room (this one holds the most), and the
     /// memory must not grow.
     pub fn hold(&self, bytes: usize) -> Result<(), OpError> {
-        self.node.op(self.pid, |txn| {
-            if !txn.make_room(self.pid, bytes) {
-                return Err(txn.over_budget(bytes));
-            }
-            txn.entry(self.pid).memory += bytes;
-            txn.add_held(bytes);
-            Ok(())
-        })
+        self.hold_in(bytes, |entry| &mut entry.memory)
     }
 
     /// Counts `bytes` the host buffers on this process's behalf (an answer
@@ -710,18 +703,24 @@ impl Process {
     /// returned [`Held`] drops, making room as [`Process::hold`] does: `Err`
     /// when this process holds the most, and must not buffer more.
     pub fn hold_buffer(&self, bytes: usize) -> Result<Held, OpError> {
-        self.node.op(self.pid, |txn| {
-            if !txn.make_room(self.pid, bytes) {
-                return Err(txn.over_budget(bytes));
-            }
-            txn.entry(self.pid).buffers += bytes;
-            txn.add_held(bytes);
-            Ok(())
-        })?;
+        self.hold_in(bytes, |entry| &mut entry.buffers)?;
         Ok(Held {
             node: self.node.clone(),
             pid: self.pid,
             bytes,
+        })
+    }
+
+    /// Makes room for `bytes` (see [`Node`]) and counts them in the
+    /// entry's field that `what` picks.
+    fn hold_in(&self, bytes: usize, what: fn(&mut Entry) -> &mut usize) -> Result<(), OpError> {
+        self.node.op(self.pid, |txn| {
+            if !txn.make_room(self.pid, bytes) {
+                return Err(txn.over_budget(bytes));
+            }
+            *what(txn.entry(self.pid)) += bytes;
+            txn.add_held(bytes);
+            Ok(())
         })
     }
 
